@@ -1,0 +1,111 @@
+import type { FastifyError, FastifyInstance } from 'fastify'
+
+/** A domain error: carries the HTTP status and the stable `code` clients branch on. */
+export class AppError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = new.target.name
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(what: string, id: string) {
+    super(404, 'NOT_FOUND', `${what} '${id}' not found`)
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(code: string, message: string) {
+    super(409, code, message)
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(code: string, message: string) {
+    super(400, code, message)
+  }
+}
+
+export class UnavailableError extends AppError {
+  constructor(message: string) {
+    super(503, 'SERVICE_UNAVAILABLE', message)
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  406: 'Not Acceptable',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Entity',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+}
+
+// Postgres errors a client can provoke, or that mean the database is unreachable.
+const PG_CLIENT_ERRORS: Record<string, [number, string]> = {
+  '22P02': [400, 'INVALID_INPUT'], // invalid text representation (e.g. a malformed uuid)
+  '22003': [400, 'INVALID_INPUT'], // numeric out of range
+  '22001': [400, 'INVALID_INPUT'], // string too long
+  '23505': [409, 'CONFLICT'], // unique violation
+  '23514': [400, 'INVALID_INPUT'], // check violation
+  '57P01': [503, 'SERVICE_UNAVAILABLE'], // admin shutdown
+  '57P03': [503, 'SERVICE_UNAVAILABLE'], // cannot connect now
+  '08006': [503, 'SERVICE_UNAVAILABLE'],
+  '08001': [503, 'SERVICE_UNAVAILABLE'],
+}
+const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'])
+
+function classify(error: FastifyError & { code?: string }): { statusCode: number; code: string; message: string } {
+  if (error instanceof AppError) return { statusCode: error.statusCode, code: error.code, message: error.message }
+  if (error.validation) {
+    return { statusCode: 400, code: 'VALIDATION_ERROR', message: error.message }
+  }
+  const pg = error.code ? PG_CLIENT_ERRORS[error.code] : undefined
+  if (pg) {
+    const [statusCode, code] = pg
+    return { statusCode, code, message: statusCode === 503 ? 'The database is unavailable; try again shortly' : 'Invalid input' }
+  }
+  if (
+    (error.code && CONNECTION_ERRORS.has(error.code)) ||
+    /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED/i.test(error.message)
+  ) {
+    return { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'The database is unavailable; try again shortly' }
+  }
+  // Fastify's own client errors (malformed JSON, body too large, wrong content type, ...)
+  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+    return { statusCode: error.statusCode, code: error.code ?? 'BAD_REQUEST', message: error.message }
+  }
+  return { statusCode: 500, code: 'INTERNAL_ERROR', message: 'Internal Server Error' }
+}
+
+/**
+ * The one place errors become HTTP responses: `{ statusCode, error, message, code }`.
+ * The text of a 5xx never reaches the client; it goes to the log.
+ */
+export function registerErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const { statusCode, code, message } = classify(error)
+    if (statusCode >= 500) request.log.error({ err: error }, 'request failed')
+    if (statusCode === 503) reply.header('retry-after', '5')
+    return reply.status(statusCode).send({ statusCode, error: STATUS_TEXT[statusCode] ?? 'Error', message, code })
+  })
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({
+      statusCode: 404,
+      error: 'Not Found',
+      message: `Route ${request.method} ${request.url.split('?')[0]} not found`,
+      code: 'ROUTE_NOT_FOUND',
+    }),
+  )
+}

@@ -1,0 +1,25 @@
+import type { Logger } from 'pino'
+import type { Config } from '../config.ts'
+import type { DatabaseHandle } from '../db/database.ts'
+import type { Dispatcher } from '../relay/dispatcher.ts'
+import type { Relay } from '../relay/relay.ts'
+
+/** What the routes need from the running service. */
+export interface AppContext {
+  config: Config
+  database: DatabaseHandle
+  /** sends connectivity tests and manual processing; the relay's own when it runs in-process */
+  dispatcher: Dispatcher
+  relay?: Relay
+  logger: Logger
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ctx: AppContext
+  }
+  interface FastifyRequest {
+    /** the tenant the request acts for; resolved once, in tenant.ts */
+    tenantId: string
+  }
+}

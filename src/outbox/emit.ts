@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
+import type { Database } from '../db/database.ts'
+
+/** The channel relays LISTEN on. The payload is empty: a NOTIFY only says "look". */
+export const DELIVERY_CHANNEL = 'bcs_deliveries'
+
+export interface Emitted {
+  eventId: string
+  type: string
+  /** slugs of the plugins that got a delivery, for the log line after commit */
+  plugins: string[]
+}
+
+/** The exact bytes every subscriber receives: the spec's envelope plus the event id. */
+export function envelope(id: string, type: string, tenantId: string, timestamp: Date, data: unknown): string {
+  return JSON.stringify({ id, event: type, tenant_id: tenantId, timestamp: timestamp.toISOString(), data })
+}
+
+/**
+ * Records an event and fans it out to every subscribed plugin of the tenant, in
+ * one statement, inside the caller's transaction. The NOTIFY rides the same
+ * transaction: Postgres sends it only on commit, and folds identical ones into
+ * one per transaction, so a rolled-back write wakes nothing.
+ *
+ * Deliveries of paused plugins are created parked (due at 'infinity') and wait
+ * for the plugin to be resumed.
+ */
+export async function emit(trx: Database, tenantId: string, type: string, data: unknown): Promise<Emitted> {
+  const eventId = randomUUID()
+  const body = envelope(eventId, type, tenantId, new Date(), data)
+  const { rows } = await sql<{ slug: string }>`
+    with event as (
+      insert into events (id, tenant_id, type, body)
+      values (${eventId}, ${tenantId}, ${type}, ${body})
+    ),
+    fanout as (
+      insert into deliveries (tenant_id, event_id, plugin_id, next_attempt_at)
+      select p.tenant_id, ${eventId}::uuid, p.id,
+             case when p.status = 'active' then now() else 'infinity' end
+        from plugins p
+       where p.tenant_id = ${tenantId}
+         and p.status in ('active', 'paused')
+         and ${type}::text = any (p.events)
+      returning plugin_id
+    )
+    select p.slug, pg_notify(${DELIVERY_CHANNEL}, '')
+      from fanout join plugins p on p.id = fanout.plugin_id
+  `.execute(trx)
+  return { eventId, type, plugins: rows.map((r) => r.slug) }
+}

@@ -1,0 +1,106 @@
+import { sql } from 'kysely'
+import type { Database } from '../db/database.ts'
+import type { Plugin, PluginStatus } from '../db/schema.ts'
+import { ConflictError, NotFoundError } from '../errors.ts'
+import { unparkDeliveries } from '../relay/sql/unpark.ts'
+
+export interface PluginInput {
+  slug: string
+  name: string
+  webhook_url: string
+  events: string[]
+  config?: Record<string, unknown>
+  metadata?: Record<string, unknown>
+  status?: 'active' | 'paused'
+}
+
+export type PluginPatch = Partial<Omit<PluginInput, 'slug'>>
+
+const live = (db: Database, tenantId: string) =>
+  db.selectFrom('plugins').selectAll().where('tenant_id', '=', tenantId).where('status', '<>', 'deleted')
+
+export async function insertPlugin(db: Database, tenantId: string, input: PluginInput): Promise<Plugin> {
+  try {
+    return await db
+      .insertInto('plugins')
+      .values({
+        tenant_id: tenantId,
+        slug: input.slug,
+        name: input.name,
+        webhook_url: input.webhook_url,
+        events: input.events,
+        status: input.status ?? 'active',
+        config: JSON.stringify(input.config ?? {}),
+        metadata: JSON.stringify(input.metadata ?? {}),
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow()
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') {
+      throw new ConflictError('SLUG_TAKEN', `A plugin with slug '${input.slug}' already exists`)
+    }
+    throw error
+  }
+}
+
+export function listPlugins(db: Database, tenantId: string): Promise<Plugin[]> {
+  return live(db, tenantId).orderBy('created_at').orderBy('id').execute()
+}
+
+export async function findPlugin(db: Database, tenantId: string, slug: string): Promise<Plugin> {
+  const plugin = await live(db, tenantId).where('slug', '=', slug).executeTakeFirst()
+  if (!plugin) throw new NotFoundError('Plugin', slug)
+  return plugin
+}
+
+/**
+ * Applies a partial update. Resuming a paused plugin makes its parked deliveries
+ * due again in the same transaction.
+ */
+export async function updatePlugin(db: Database, tenantId: string, slug: string, patch: PluginPatch): Promise<Plugin> {
+  return db.transaction().execute(async (trx) => {
+    const before = await live(trx, tenantId).where('slug', '=', slug).forUpdate().executeTakeFirst()
+    if (!before) throw new NotFoundError('Plugin', slug)
+    const updated = await trx
+      .updateTable('plugins')
+      .set({
+        ...(patch.name !== undefined && { name: patch.name }),
+        ...(patch.webhook_url !== undefined && { webhook_url: patch.webhook_url }),
+        ...(patch.events !== undefined && { events: patch.events }),
+        ...(patch.status !== undefined && { status: patch.status }),
+        ...(patch.config !== undefined && { config: JSON.stringify(patch.config) }),
+        ...(patch.metadata !== undefined && { metadata: JSON.stringify(patch.metadata) }),
+        updated_at: sql`now()`,
+      })
+      .where('id', '=', before.id)
+      .returningAll()
+      .executeTakeFirstOrThrow()
+    if (before.status !== 'active' && updated.status === 'active') await unparkDeliveries(trx, updated.id)
+    return updated
+  })
+}
+
+/**
+ * Deletes a plugin: nothing is delivered to it afterwards. The row stays (as
+ * 'deleted') so the events log still names it; its undelivered deliveries end as
+ * 'cancelled', and clearing their lease fences off any attempt still in flight.
+ */
+export async function deletePlugin(db: Database, tenantId: string, slug: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const deleted = await trx
+      .updateTable('plugins')
+      .set({ status: 'deleted' satisfies PluginStatus, updated_at: sql`now()` })
+      .where('tenant_id', '=', tenantId)
+      .where('slug', '=', slug)
+      .where('status', '<>', 'deleted')
+      .returning('id')
+      .executeTakeFirst()
+    if (!deleted) throw new NotFoundError('Plugin', slug)
+    await trx
+      .updateTable('deliveries')
+      .set({ status: 'cancelled', lease_id: null, updated_at: sql`now()` })
+      .where('plugin_id', '=', deleted.id)
+      .where('status', 'in', ['pending', 'retry'])
+      .execute()
+  })
+}

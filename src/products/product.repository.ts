@@ -1,0 +1,123 @@
+import { sql } from 'kysely'
+import type { Database } from '../db/database.ts'
+import type { Product } from '../db/schema.ts'
+import { NotFoundError, ValidationError } from '../errors.ts'
+import { emit, type Emitted } from '../outbox/emit.ts'
+import { productEventData } from './product.events.ts'
+import type { CreateProductBody, UpdateProductBody } from './product.schemas.ts'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+export interface Written<T> {
+  value: T
+  emitted: Emitted
+}
+
+function checkPrice(price: number | undefined): void {
+  // prices are exact to the cent; 19.999 would be rounded silently by numeric(14,2)
+  if (price !== undefined && Math.abs(Math.round(price * 100) - price * 100) > 1e-6) {
+    throw new ValidationError('INVALID_PRICE', 'price must have at most two decimal places')
+  }
+}
+
+function byId(db: Database, tenantId: string, id: string) {
+  if (!UUID.test(id)) throw new NotFoundError('Product', id)
+  return db.selectFrom('products').selectAll().where('tenant_id', '=', tenantId).where('id', '=', id)
+}
+
+/** Each write and its event commit together: the outbox. */
+export async function createProduct(db: Database, tenantId: string, input: CreateProductBody): Promise<Written<Product>> {
+  checkPrice(input.price)
+  return db.transaction().execute(async (trx) => {
+    const product = await trx
+      .insertInto('products')
+      .values({ tenant_id: tenantId, ...input })
+      .returningAll()
+      .executeTakeFirstOrThrow()
+    const emitted = await emit(trx, tenantId, 'product.created', productEventData(product))
+    return { value: product, emitted }
+  })
+}
+
+export async function updateProduct(
+  db: Database,
+  tenantId: string,
+  id: string,
+  patch: UpdateProductBody,
+): Promise<Written<Product>> {
+  checkPrice(patch.price)
+  return db.transaction().execute(async (trx) => {
+    const before = await byId(trx, tenantId, id).forUpdate().executeTakeFirst()
+    if (!before) throw new NotFoundError('Product', id)
+    const product = await trx
+      .updateTable('products')
+      .set({ ...patch, updated_at: sql`now()` })
+      .where('id', '=', before.id)
+      .returningAll()
+      .executeTakeFirstOrThrow()
+    const previous = productEventData(before) as Record<string, unknown>
+    const current = productEventData(product) as Record<string, unknown>
+    const changed = Object.keys(patch).filter((k) => JSON.stringify(previous[k]) !== JSON.stringify(current[k]))
+    const emitted = await emit(trx, tenantId, 'product.updated', { ...current, changed_fields: changed })
+    return { value: product, emitted }
+  })
+}
+
+export async function deleteProduct(db: Database, tenantId: string, id: string): Promise<Written<Product>> {
+  return db.transaction().execute(async (trx) => {
+    if (!UUID.test(id)) throw new NotFoundError('Product', id)
+    const product = await trx
+      .deleteFrom('products')
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst()
+    if (!product) throw new NotFoundError('Product', id)
+    const emitted = await emit(trx, tenantId, 'product.deleted', productEventData(product))
+    return { value: product, emitted }
+  })
+}
+
+export async function findProduct(db: Database, tenantId: string, id: string): Promise<Product> {
+  const product = await byId(db, tenantId, id).executeTakeFirst()
+  if (!product) throw new NotFoundError('Product', id)
+  return product
+}
+
+/** Newest first, keyset-paginated: the cursor is the last row's (created_at, id). */
+export async function listProducts(
+  db: Database,
+  tenantId: string,
+  limit: number,
+  cursor?: string,
+): Promise<{ products: Product[]; nextCursor: string | null }> {
+  let query = db
+    .selectFrom('products')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit + 1)
+  if (cursor) {
+    const [at, id] = decodeCursor(cursor)
+    query = query.where(sql<boolean>`(created_at, id) < (${at}::timestamptz, ${id}::uuid)`)
+  }
+  const rows = await query.execute()
+  const page = rows.slice(0, limit)
+  const last = page.at(-1)
+  return {
+    products: page,
+    nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
+  }
+}
+
+const encodeCursor = (p: Product) =>
+  Buffer.from(`${p.created_at.toISOString()}|${p.id}`).toString('base64url')
+
+function decodeCursor(cursor: string): [string, string] {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
+  if (!at || !id || !UUID.test(id) || Number.isNaN(Date.parse(at))) {
+    throw new ValidationError('INVALID_CURSOR', 'cursor is not one this API returned')
+  }
+  return [at, id]
+}

@@ -1,0 +1,53 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+const StringList = Type.Array(Type.String({ maxLength: 2048 }), { maxItems: 100 })
+
+const fields = {
+  name: Type.String({ minLength: 1, maxLength: 255 }),
+  description: Type.Union([Type.String({ maxLength: 10_000 }), Type.Null()]),
+  price: Type.Number({ minimum: 0, maximum: 999_999_999_999 }),
+  status: Type.Union([Type.Literal('active'), Type.Literal('draft'), Type.Literal('archived')]),
+  images: StringList,
+  tags: StringList,
+  collections: StringList,
+}
+
+export const CreateProductBody = Type.Object(
+  {
+    name: fields.name,
+    description: Type.Optional(fields.description),
+    price: Type.Optional(fields.price),
+    status: Type.Optional(fields.status),
+    images: Type.Optional(fields.images),
+    tags: Type.Optional(fields.tags),
+    collections: Type.Optional(fields.collections),
+  },
+  { additionalProperties: false },
+)
+export type CreateProductBody = Static<typeof CreateProductBody>
+
+export const UpdateProductBody = Type.Partial(Type.Object(fields), { additionalProperties: false, minProperties: 1 })
+export type UpdateProductBody = Static<typeof UpdateProductBody>
+
+export const ProductParams = Type.Object({ id: Type.String({ maxLength: 100 }) })
+
+export const ProductListQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+)
+
+export const ProductResponse = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  description: Type.Union([Type.String(), Type.Null()]),
+  price: Type.Number(),
+  status: Type.String(),
+  images: Type.Array(Type.String()),
+  tags: Type.Array(Type.String()),
+  collections: Type.Array(Type.String()),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+})

@@ -1,0 +1,101 @@
+import http from 'node:http'
+import https from 'node:https'
+import { performance } from 'node:perf_hooks'
+import { got, type Got } from 'got'
+
+export interface Outcome {
+  ok: boolean
+  statusCode: number | null
+  /** why it failed: the transport error, or the status line and a bit of the response */
+  error: string | null
+  durationMs: number
+}
+
+export interface WebhookClientOptions {
+  timeoutMs: number
+  maxResponseBytes: number
+  userAgent: string
+  /** keep-alive sockets per host, sized to the relay's concurrency */
+  maxSockets: number
+}
+
+export interface WebhookClient {
+  post(url: string, headers: Record<string, string>, body: string, signal?: AbortSignal): Promise<Outcome>
+  close(): void
+}
+
+const ERROR_EXCERPT_BYTES = 512
+
+/**
+ * The one module that speaks HTTP to receivers. One pre-built got instance: no
+ * retries (the outbox retries), no redirects (a 3xx is a failure: following one
+ * would send the payload somewhere the plugin did not register), no decompression,
+ * and at most `maxResponseBytes` of a response read.
+ */
+export function createWebhookClient(options: WebhookClientOptions): WebhookClient {
+  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets }
+  const agent = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) }
+  const client: Got = got.extend({
+    timeout: { request: options.timeoutMs },
+    retry: { limit: 0 },
+    followRedirect: false,
+    throwHttpErrors: false,
+    decompress: false,
+    agent,
+    headers: { 'user-agent': options.userAgent, 'content-type': 'application/json' },
+  })
+
+  async function post(url: string, headers: Record<string, string>, body: string, signal?: AbortSignal): Promise<Outcome> {
+    const started = performance.now()
+    const elapsed = () => Math.round(performance.now() - started)
+    const stream = client.stream.post(url, { headers, body, signal })
+    try {
+      const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+        stream.once('response', resolve)
+        stream.once('error', reject)
+      })
+      const statusCode = response.statusCode ?? 0
+      const excerpt: Buffer[] = []
+      let read = 0
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        if (read < ERROR_EXCERPT_BYTES) excerpt.push(chunk)
+        read += chunk.length
+        // a receiver that streams without end must not hold a delivery slot or memory
+        if (read >= options.maxResponseBytes) break
+      }
+      const ok = statusCode >= 200 && statusCode < 300
+      const text = Buffer.concat(excerpt).subarray(0, ERROR_EXCERPT_BYTES).toString('utf8').trim()
+      return {
+        ok,
+        statusCode,
+        error: ok ? null : `HTTP ${statusCode}${text ? `: ${text}` : ''}`,
+        durationMs: elapsed(),
+      }
+    } catch (error) {
+      const e = error as { code?: string; message?: string; response?: { statusCode?: number } }
+      return {
+        ok: false,
+        statusCode: e.response?.statusCode ?? null,
+        error: describe(e),
+        durationMs: elapsed(),
+      }
+    } finally {
+      if (!stream.destroyed) stream.destroy()
+    }
+  }
+
+  return {
+    post,
+    close() {
+      agent.http.destroy()
+      agent.https.destroy()
+    },
+  }
+}
+
+function describe(error: { code?: string; message?: string; name?: string }): string {
+  if (error.name === 'AbortError' || error.code === 'ERR_ABORTED') return 'aborted: the relay shut down mid-delivery'
+  if (error.name === 'TimeoutError' || error.code === 'ETIMEDOUT') return `timeout: ${error.message ?? ''}`.trim()
+  const message = error.message ?? String(error)
+  return error.code && !message.includes(error.code) ? `${error.code}: ${message}` : message
+}

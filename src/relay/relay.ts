@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Logger } from 'pino'
+import { leaseMs, type Config } from '../config.ts'
+import type { DatabaseHandle } from '../db/database.ts'
+import { DELIVERY_CHANNEL } from '../outbox/emit.ts'
+import { Dispatcher } from './dispatcher.ts'
+import { listen, type Listener } from './listener.ts'
+import { claimDeliveries } from './sql/claim.ts'
+import { unparkDeliveries } from './sql/unpark.ts'
+
+export type RelayConfig = Pick<
+  Config,
+  | 'WEBHOOK_TIMEOUT_MS'
+  | 'WEBHOOK_MAX_RETRIES'
+  | 'WEBHOOK_RETRY_BASE_MS'
+  | 'WEBHOOK_MAX_RESPONSE_BYTES'
+  | 'RELAY_CONCURRENCY'
+  | 'RELAY_POLL_INTERVAL_MS'
+  | 'RELAY_SHUTDOWN_GRACE_MS'
+>
+
+export type RelayState = 'idle' | 'running' | 'stopping' | 'stopped'
+
+/** How often parked deliveries of resumed plugins are looked for (see unpark.ts). */
+const MAINTENANCE_INTERVAL_MS = 60_000
+
+interface InFlight {
+  id: number
+  leaseId: string
+  controller: AbortController
+  done: Promise<unknown>
+}
+
+/**
+ * The relay: claims due deliveries and delivers them with bounded concurrency,
+ * woken by NOTIFY and, as a fallback, by a poll. Any number may run against one
+ * database; SKIP LOCKED and leases keep them out of each other's way.
+ *
+ * The loop (after pg-boss's worker): claim as many as there are free slots, start
+ * them, then sleep until a NOTIFY, a freed slot or the poll interval, whichever
+ * comes first. stop() sets the flag, wakes the sleep, and waits for the loop.
+ */
+export class Relay {
+  readonly id = randomUUID()
+  readonly dispatcher: Dispatcher
+  state: RelayState = 'idle'
+  lastClaimError: string | null = null
+  delivered = 0
+
+  private readonly inFlight = new Map<number, InFlight>()
+  private listener: Listener | undefined
+  private loopDone: Promise<void> | undefined
+  private sleeper: AbortController | undefined
+  private wakeRequested = false
+  private moreMayBeDue = false
+  private maintenance: NodeJS.Timeout | undefined
+
+  constructor(
+    private readonly handle: DatabaseHandle,
+    private readonly databaseUrl: string,
+    private readonly config: RelayConfig,
+    private readonly log: Logger,
+  ) {
+    this.dispatcher = new Dispatcher(handle.pool, config, log)
+  }
+
+  get listenerConnected(): boolean {
+    return this.listener?.connected ?? false
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size
+  }
+
+  start(): void {
+    if (this.state !== 'idle') return
+    this.state = 'running'
+    this.listener = listen({
+      connectionString: this.databaseUrl,
+      channel: DELIVERY_CHANNEL,
+      onWake: () => this.wake(),
+      log: this.log,
+    })
+    this.maintenance = setInterval(() => {
+      unparkDeliveries(this.handle.db).catch((error) => this.log.warn({ err: error }, 'unpark sweep failed'))
+    }, MAINTENANCE_INTERVAL_MS).unref()
+    this.loopDone = this.loop()
+    this.log.info({ relay: this.id, concurrency: this.config.RELAY_CONCURRENCY }, 'relay started')
+  }
+
+  /** Look for due work now (a NOTIFY, a reconnect, a freed slot). Coalesces: many wakes, one claim. */
+  wake(): void {
+    this.wakeRequested = true
+    this.sleeper?.abort()
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0
+    while (this.state === 'running') {
+      this.wakeRequested = false
+      const free = this.config.RELAY_CONCURRENCY - this.inFlight.size
+      if (free > 0) {
+        try {
+          const leaseId = randomUUID()
+          const rows = await claimDeliveries(this.handle.pool, free, leaseId, leaseMs(this.config))
+          this.lastClaimError = null
+          failures = 0
+          this.moreMayBeDue = rows.length === free
+          for (const row of rows) this.start1(row, leaseId)
+        } catch (error) {
+          // the database is away: back off instead of hot-looping, the poll resumes us
+          failures++
+          this.lastClaimError = (error as Error).message
+          this.log.error({ err: error }, 'relay could not claim deliveries')
+          await this.sleep(Math.min(this.config.RELAY_POLL_INTERVAL_MS, 100 * 2 ** failures))
+          continue
+        }
+      }
+      if (this.state !== 'running') break
+      if (this.wakeRequested) continue
+      await this.sleep(this.config.RELAY_POLL_INTERVAL_MS)
+    }
+  }
+
+  private start1(row: Parameters<Dispatcher['deliver']>[0], leaseId: string): void {
+    const controller = new AbortController()
+    const done = this.dispatcher
+      .deliver(row, leaseId, { signal: controller.signal })
+      .then(({ status }) => {
+        if (status === 'sent') this.delivered++
+      })
+      .catch((error) => this.log.error({ err: error, delivery: row.id }, 'delivery crashed; its lease will expire and it will be retried'))
+      .finally(() => {
+        this.inFlight.delete(row.id)
+        // refill in batches, not one claim per finished delivery
+        const free = this.config.RELAY_CONCURRENCY - this.inFlight.size
+        if (this.moreMayBeDue && (free >= Math.ceil(this.config.RELAY_CONCURRENCY / 4) || this.inFlight.size === 0)) this.wake()
+      })
+    this.inFlight.set(row.id, { id: row.id, leaseId, controller, done })
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    this.sleeper = new AbortController()
+    await sleep(ms, undefined, { signal: this.sleeper.signal }).catch(() => {})
+    this.sleeper = undefined
+  }
+
+  /**
+   * Graceful stop: claim nothing more, let in-flight deliveries finish within the
+   * grace period, abort the rest (they are released, due again at once), write
+   * every outcome, close the listener.
+   */
+  async stop(graceMs = this.config.RELAY_SHUTDOWN_GRACE_MS): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return this.loopDone
+    if (this.state === 'idle') {
+      this.state = 'stopped'
+      return
+    }
+    this.state = 'stopping'
+    clearInterval(this.maintenance)
+    this.sleeper?.abort()
+    await this.loopDone
+    const pending = [...this.inFlight.values()]
+    if (pending.length > 0) {
+      this.log.info({ inFlight: pending.length, graceMs }, 'relay stopping: waiting for in-flight deliveries')
+      const all = Promise.allSettled(pending.map((p) => p.done))
+      const timer = sleep(graceMs, 'timeout' as const)
+      if ((await Promise.race([all, timer])) === 'timeout') {
+        for (const p of this.inFlight.values()) p.controller.abort()
+      }
+      // after an abort, outcomes and releases are written; if the database is gone, give up
+      // after one more grace period: leases expire and the deliveries are redelivered
+      const written = Promise.allSettled([...this.inFlight.values()].map((p) => p.done)).then(() => this.dispatcher.recorder.drain())
+      if ((await Promise.race([written, sleep(Math.max(graceMs, 5000), 'timeout' as const)])) === 'timeout') {
+        this.dispatcher.recorder.abandon()
+      }
+    }
+    await this.dispatcher.close()
+    await this.listener?.close()
+    this.state = 'stopped'
+    this.log.info({ relay: this.id }, 'relay stopped')
+  }
+}

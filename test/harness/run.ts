@@ -1,0 +1,55 @@
+/**
+ * `npm test`: one PostgreSQL for the whole run (the embedded one, unless
+ * DATABASE_URL points at a server), a migrated template database, then tap.
+ * Each test file copies the template into a database of its own (see
+ * test/helpers/db.ts), so files run in parallel without seeing each other.
+ */
+import { spawn } from 'node:child_process'
+import fs from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+import { Kysely, PostgresDialect } from 'kysely'
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/db/embedded.ts'
+import { migrate } from '../../src/db/migrate.ts'
+import { freePort } from '../helpers/net.ts'
+
+export const TEMPLATE = 'bcs_test_template'
+
+async function prepareTemplate(adminUrl: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: adminUrl })
+  await admin.connect()
+  // leftovers of an earlier run that was killed
+  const { rows } = await admin.query<{ datname: string }>(`select datname from pg_database where datname like 'bcs_test_%'`)
+  for (const { datname } of rows) {
+    await admin.query(`alter database ${admin.escapeIdentifier(datname)} is_template false`).catch(() => {})
+    await admin.query(`drop database if exists ${admin.escapeIdentifier(datname)} with (force)`)
+  }
+  await admin.query(`create database ${TEMPLATE}`)
+  await admin.end()
+  const url = new URL(adminUrl)
+  url.pathname = `/${TEMPLATE}`
+  const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.toString(), max: 1 }) }) })
+  await migrate(db)
+  await db.destroy()
+}
+
+let embedded: EmbeddedPostgres | undefined
+let dir: string | undefined
+let adminUrl = process.env.DATABASE_URL
+if (!adminUrl) {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bcs-test-pg-'))
+  await fs.chmod(dir, 0o755)
+  embedded = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), port: await freePort(), persistent: false })
+  adminUrl = embedded.adminUrl
+}
+await prepareTemplate(adminUrl)
+
+const tap = spawn(process.execPath, [path.resolve('node_modules/tap/dist/esm/run.mjs'), ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  env: { ...process.env, TEST_PG_ADMIN_URL: adminUrl, TEST_PG_TEMPLATE: TEMPLATE, DATABASE_URL: '' },
+})
+const code = await new Promise<number>((resolve) => tap.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))))
+await embedded?.stop()
+if (dir) await fs.rm(dir, { recursive: true, force: true })
+process.exit(code)
