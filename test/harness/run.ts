@@ -46,10 +46,25 @@ if (!adminUrl) {
 await prepareTemplate(adminUrl)
 
 const tap = spawn(process.execPath, [path.resolve('node_modules/tap/dist/esm/run.mjs'), ...process.argv.slice(2)], {
-  stdio: 'inherit',
+  stdio: ['inherit', 'pipe', 'inherit'],
   env: { ...process.env, TEST_PG_ADMIN_URL: adminUrl, TEST_PG_TEMPLATE: TEMPLATE, DATABASE_URL: '' },
 })
-const code = await new Promise<number>((resolve) => tap.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))))
+// pass tap's report through, and remember its summary line: `# { total: 9, pass: 8, fail: 1 }`
+let summary: { pass?: number; fail?: number } | undefined
+let tail = ''
+tap.stdout.on('data', (chunk: Buffer) => {
+  process.stdout.write(chunk)
+  tail = (tail + chunk.toString()).slice(-4096)
+  const match = /# \{ total: \d+(?:, (\w+): (\d+))*.*\}/.exec(tail)
+  if (match) {
+    summary = {}
+    for (const [, key, n] of match[0].matchAll(/(pass|fail): (\d+)/g)) summary[key as 'pass' | 'fail'] = Number(n)
+  }
+})
+let code = await new Promise<number>((resolve) => tap.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))))
+// the plain closing line CI reads; a run that ran nothing is a failure
+process.stdout.write(`\ntests: ${summary?.pass ?? 0} passed, ${summary?.fail ?? 0} failed\n`)
+if (!summary?.pass) code ||= 1
 await embedded?.stop()
 if (dir) await fs.rm(dir, { recursive: true, force: true })
 process.exit(code)

@@ -69,9 +69,20 @@ export async function startReceiver(t: Test, behaviour: Behaviour = 200) {
     set behaviour(b: Behaviour) {
       state.behaviour = b
     },
+    /** answers every request left hanging so far */
+    answerHanging(status = 200) {
+      const count = hanging.size
+      for (const res of hanging) {
+        res.writeHead(status, { 'content-type': 'text/plain' })
+        res.end()
+      }
+      hanging.clear()
+      return count
+    },
     /** resolves once at least `n` requests have arrived */
-    waitForCount(n: number, timeoutMs = 15_000) {
-      return waitFor(() => received.length >= n && received, { timeoutMs, message: `${n} webhook(s) at the receiver (have ${received.length})` })
+    async waitForCount(n: number, timeoutMs = 15_000): Promise<Received[]> {
+      await waitFor(() => received.length >= n, { timeoutMs, message: `${n} webhook(s) at the receiver (have ${received.length})` })
+      return received
     },
   }
 }

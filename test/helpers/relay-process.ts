@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import type { Test } from 'tap'
+import { waitFor } from './wait.ts'
 
 const BIN = path.resolve('bin/relay')
 
@@ -9,11 +10,15 @@ export interface RelayProcess {
   output: () => string
   /** resolves with the exit code (or the signal's name) */
   exited: Promise<number | string>
+  /** resolves once the relay has started (its signal handlers are installed) */
+  ready(): Promise<unknown>
 }
 
 /** Spawns a real `bin/relay` process against `databaseUrl`; killed at teardown if still running. */
 export function spawnRelay(t: Test, databaseUrl: string, env: Record<string, string> = {}): RelayProcess {
-  const child = spawn(process.execPath, [BIN], {
+  // Spawned as the executable it is (its shebang runs node), as an operator runs it.
+  // `env -u NODE_OPTIONS` drops the loader tap's process tracking adds to every child.
+  const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', BIN], {
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,
@@ -31,8 +36,15 @@ export function spawnRelay(t: Test, databaseUrl: string, env: Record<string, str
   child.stderr?.on('data', (c) => (out += c))
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)))
   t.teardown(() => {
+    // a failing test shows what the relay said
+    if (!t.passing()) t.comment(`bin/relay output:\n${out.slice(-4000)}`)
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     return exited.then(() => {})
   })
-  return { child, output: () => out, exited }
+  return {
+    child,
+    output: () => out,
+    exited,
+    ready: () => waitFor(() => out.includes('"relay started"'), { message: 'bin/relay started' }),
+  }
 }
