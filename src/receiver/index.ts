@@ -9,6 +9,11 @@
 // under Node's type stripping.
 
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import type { EventDataMap } from './events.ts'
+
+// The data type of every event in the catalog, generated from the server's own
+// schemas (src/events/catalog.ts); types only, erased at runtime.
+export type * from './events.ts'
 
 /** The JSON body of every delivery. */
 export interface WebhookEnvelope<TType extends string = string, TData = unknown> {
@@ -19,6 +24,7 @@ export interface WebhookEnvelope<TType extends string = string, TData = unknown>
   data: TData
 }
 
+/** Any delivery, whatever its event; `data` is `unknown`. */
 export type WebhookEvent = WebhookEnvelope
 
 /**
@@ -29,6 +35,19 @@ export type WebhookEvent = WebhookEnvelope
 export type WebhookEventOf<M extends Record<string, unknown>> = {
   [K in keyof M & string]: WebhookEnvelope<K, M[K]>
 }[keyof M & string]
+
+/** The name of every event type BetterCallSold sends. */
+export type EventName = keyof EventDataMap
+
+/**
+ * Every event BetterCallSold sends, discriminated on `event`: what `verifyWebhook`
+ * returns by default. `switch (event.event)` narrows `data` to that event's type.
+ * Handle a `default` too: a newer server may send an event this version does not know.
+ */
+export type BetterCallSoldEvent = WebhookEventOf<EventDataMap>
+
+/** The envelope of one event type: `EventOf<'product.created'>`. */
+export type EventOf<N extends EventName> = WebhookEnvelope<N, EventDataMap[N]>
 
 export type WebhookVerificationReason =
   | 'missing_header'
@@ -88,7 +107,8 @@ const SECRET_PREFIX = 'whsec_'
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 
 /**
- * Verifies a delivery and returns its parsed JSON body.
+ * Verifies a delivery and returns its parsed JSON body, typed as a
+ * `BetterCallSoldEvent` unless you name another type (not checked at runtime).
  *
  * `rawBody` must be the bytes exactly as received: re-serialising parsed JSON
  * changes them and the signature no longer matches. Pass several secrets while
@@ -96,7 +116,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
  *
  * Throws a `WebhookVerificationError` subclass whose `reason` says why.
  */
-export function verifyWebhook<E = WebhookEvent>(
+export function verifyWebhook<E = BetterCallSoldEvent>(
   secretOrSecrets: string | readonly string[],
   headers: WebhookHeaders,
   rawBody: string | Uint8Array,
