@@ -1,14 +1,27 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import customerRoutes from './customers/customer.routes.ts'
+import dashboardRoutes from './dashboard/dashboard.routes.ts'
 import deliveryRoutes from './deliveries/delivery.routes.ts'
+import { openApi } from './docs/openapi.ts'
 import { registerErrorHandler } from './errors.ts'
 import eventTypeRoutes from './events/event-types.routes.ts'
 import healthRoutes from './health.routes.ts'
+import inventoryRoutes from './inventory/inventory.routes.ts'
 import type { AppContext } from './http/context.ts'
+import { rateLimits } from './http/rate-limit.ts'
+import { clientErrorHandler, MAX_HEADER_BYTES, requestLimits } from './http/request-limits.ts'
+import { securityHeaders } from './http/security-headers.ts'
 import { tenant } from './http/tenant.ts'
+import { idempotency } from './http/idempotency.ts'
+import streamRoutes from './live/stream.routes.ts'
+import { metrics } from './metrics/metrics.routes.ts'
 import { formatSchemaErrors, registerValidation } from './http/validation.ts'
+import orderRoutes from './orders/order.routes.ts'
+import apiKeyRoutes from './keys/api-key.routes.ts'
 import pluginRoutes from './plugins/plugin.routes.ts'
 import productRoutes from './products/product.routes.ts'
+import secretRoutes from './secrets/secret.routes.ts'
 
 export const BODY_LIMIT = 1024 * 1024
 
@@ -25,17 +38,33 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     // a slug or id longer than this is no slug or id
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('ctx', ctx)
   registerValidation(app)
   registerErrorHandler(app)
+  await app.register(securityHeaders)
+  await app.register(requestLimits)
   await app.register(tenant)
+  await app.register(rateLimits)
+  await app.register(idempotency)
+  // both watch every route as it is added: before the routes
+  await app.register(openApi)
+  await app.register(metrics)
 
+  await app.register(dashboardRoutes)
   await app.register(healthRoutes)
   await app.register(eventTypeRoutes)
   await app.register(deliveryRoutes)
+  await app.register(streamRoutes)
+  await app.register(apiKeyRoutes)
   await app.register(pluginRoutes)
+  await app.register(secretRoutes)
   await app.register(productRoutes)
+  await app.register(inventoryRoutes)
+  await app.register(customerRoutes)
+  await app.register(orderRoutes)
   return app
 }

@@ -25,6 +25,29 @@ export const ConfigSchema = Type.Object({
   ),
   DATA_DIR: Type.String({ default: '.data', minLength: 1, description: 'Where the embedded PostgreSQL keeps its data' }),
   EMBEDDED_PG_PORT: Int({ default: 54329, minimum: 1, maximum: 65535, description: 'Port of the embedded PostgreSQL' }),
+  AUTH: Type.Optional(
+    Type.Union([Type.Literal('required'), Type.Literal('off')], {
+      description:
+        '`required`: every request needs `Authorization: Bearer <key>`. `off`: a request without a key acts as the default tenant ' +
+        '(a key, when given, is still checked). Default `required` in production, `off` elsewhere',
+    }),
+  ),
+  AUTH_ALLOW_OFF_IN_PRODUCTION: Type.Boolean({
+    default: false,
+    description: 'Lets the server start in production with AUTH=off; without it, that is refused',
+  }),
+  ALLOW_PRIVATE_WEBHOOKS: Type.Optional(
+    Type.Boolean({
+      description: 'Permit webhook URLs on loopback and private networks. Default `true` outside production, `false` in production',
+    }),
+  ),
+  HTTPS_ONLY: Type.Optional(
+    Type.Boolean({ description: 'Refuse `http:` webhook URLs. Default `true` in production, `false` elsewhere' }),
+  ),
+  RATE_LIMIT_PER_MINUTE: Int({
+    default: 6000,
+    description: 'Requests per minute per API key (per client IP without a valid key); 0 turns the limit off',
+  }),
   RELAY: Type.Union([Type.Literal('on'), Type.Literal('off')], {
     default: 'on',
     description: '`off` starts the API without its in-process relay',
@@ -47,14 +70,66 @@ export const ConfigSchema = Type.Object({
     minimum: 10,
     description: 'Fallback poll when no NOTIFY arrives (due retries, lost notifications)',
   }),
+  RELAY_LEASE_MARGIN_MS: Int({
+    default: 20 * SECOND,
+    minimum: 100,
+    description: 'A claim lasts WEBHOOK_TIMEOUT_MS plus this; then a crashed relay\'s deliveries are claimable again',
+  }),
+  PLUGIN_MAX_IN_FLIGHT: Int({
+    default: 20,
+    minimum: 1,
+    maximum: 10_000,
+    description: 'Deliveries of one plugin in flight at once, across all relays: a slow plugin cannot take every slot',
+  }),
+  PLUGIN_DISABLE_AFTER_FAILURES: Int({
+    default: 100,
+    minimum: 1,
+    description: 'A plugin whose last this-many deliveries all failed is disabled (0 retries left on each)',
+  }),
+  PLUGIN_DISABLE_AFTER_DAYS: Int({
+    default: 5,
+    minimum: 1,
+    description: 'A plugin whose deliveries have all failed for this many days is disabled',
+  }),
+  RETRY_AFTER_MAX_MS: Int({
+    default: 60 * MINUTE,
+    minimum: 0,
+    description: 'The longest Retry-After (on 429 and 503) that is honoured; longer ones are cut to this',
+  }),
+  RETENTION_DAYS: Int({
+    default: 30,
+    minimum: 1,
+    description: 'Settled deliveries (sent, failed, cancelled) and their attempts are deleted after this many days',
+  }),
   RELAY_SHUTDOWN_GRACE_MS: Int({
     default: 15 * SECOND,
     minimum: 0,
     description: 'On SIGTERM, how long in-flight deliveries may finish',
   }),
+  SECRETS_KEY: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'Key that encrypts plugin secrets at rest: 32 bytes as base64 or 64 hex characters (`openssl rand -base64 32`). ' +
+        'Required in production; elsewhere unset = generated once into DATA_DIR/secrets.key',
+    }),
+  ),
+  STREAM_HEARTBEAT_MS: Int({
+    default: 15 * SECOND,
+    minimum: 10,
+    description: 'How often the live event stream sends a heartbeat comment, so idle connections stay open through proxies',
+  }),
+  SECRET_ROTATION_GRACE_MS: Int({
+    default: 24 * 60 * MINUTE,
+    minimum: 0,
+    description: 'After a secret rotation, how long the previous secret keeps signing alongside the new one',
+  }),
 })
 
-export type Config = Static<typeof ConfigSchema>
+/** Settings whose default depends on NODE_ENV: safe in production, convenient elsewhere. */
+type EnvironmentDefaulted = 'AUTH' | 'ALLOW_PRIVATE_WEBHOOKS' | 'HTTPS_ONLY'
+
+export type Config = Static<typeof ConfigSchema> & Required<Pick<Static<typeof ConfigSchema>, EnvironmentDefaulted>>
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -66,7 +141,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const [key, schema] of Object.entries(ConfigSchema.properties)) {
     const value = env[key]
     if (value === undefined || value === '') continue
-    raw[key] = schema.type === 'integer' ? (/^-?\d+$/.test(value.trim()) ? Number(value) : value) : value
+    raw[key] =
+      schema.type === 'integer'
+        ? /^-?\d+$/.test(value.trim()) ? Number(value) : value
+        : schema.type === 'boolean'
+          ? ({ true: true, false: false } as Record<string, boolean>)[value.trim().toLowerCase()] ?? value
+          : value
   }
   const withDefaults = Value.Default(ConfigSchema, raw)
   const error = Value.Errors(ConfigSchema, withDefaults).First()
@@ -74,11 +154,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const name = error.path.replace(/^\//, '')
     throw new ConfigError(`Invalid ${name}=${JSON.stringify(env[name] ?? '')}: ${error.message}`)
   }
-  const config = withDefaults as Config
-  return { ...config, DATA_DIR: path.resolve(config.DATA_DIR) }
+  const parsed = withDefaults as Static<typeof ConfigSchema>
+  const production = parsed.NODE_ENV === 'production'
+  const config: Config = {
+    ...parsed,
+    DATA_DIR: path.resolve(parsed.DATA_DIR),
+    AUTH: parsed.AUTH ?? (production ? 'required' : 'off'),
+    ALLOW_PRIVATE_WEBHOOKS: parsed.ALLOW_PRIVATE_WEBHOOKS ?? !production,
+    HTTPS_ONLY: parsed.HTTPS_ONLY ?? production,
+  }
+  if (production && config.AUTH === 'off' && !config.AUTH_ALLOW_OFF_IN_PRODUCTION) {
+    throw new ConfigError('AUTH=off is refused in production: every store would be open to anyone (set AUTH_ALLOW_OFF_IN_PRODUCTION=true to force it)')
+  }
+  return config
 }
 
-/** How long a claim is held: a delivery outlives its timeout only by this margin before another relay may take it. */
-export function leaseMs(config: Pick<Config, 'WEBHOOK_TIMEOUT_MS'>): number {
-  return config.WEBHOOK_TIMEOUT_MS + 20 * SECOND
+/**
+ * How long a claim is held. The POST itself cannot outlast the timeout; the margin
+ * covers recording the outcome. Short enough that a killed relay delays its
+ * deliveries by seconds, not hours.
+ */
+export function leaseMs(config: Pick<Config, 'WEBHOOK_TIMEOUT_MS' | 'RELAY_LEASE_MARGIN_MS'>): number {
+  return config.WEBHOOK_TIMEOUT_MS + config.RELAY_LEASE_MARGIN_MS
 }

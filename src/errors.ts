@@ -6,6 +6,8 @@ export class AppError extends Error {
     readonly statusCode: number,
     readonly code: string,
     message: string,
+    /** extra fields of the response body, e.g. the short items of an order */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message)
     this.name = new.target.name
@@ -30,13 +32,33 @@ export class ValidationError extends AppError {
   }
 }
 
+/** No usable credentials: the client should authenticate (RFC 9110 §15.5.2). */
+export class UnauthorizedError extends AppError {
+  constructor(code: 'MISSING_API_KEY' | 'INVALID_API_KEY', message: string) {
+    super(401, code, message)
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(code: string, message: string) {
+    super(403, code, message)
+  }
+}
+
+/** A webhook URL the server must not send to (SSRF guard, src/net/guard.ts). */
+export class UnsafeWebhookUrlError extends AppError {
+  constructor(reason: string) {
+    super(400, 'UNSAFE_WEBHOOK_URL', `webhook_url is refused: ${reason}`)
+  }
+}
+
 export class UnavailableError extends AppError {
   constructor(message: string) {
     super(503, 'SERVICE_UNAVAILABLE', message)
   }
 }
 
-const STATUS_TEXT: Record<number, string> = {
+export const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
@@ -45,9 +67,11 @@ const STATUS_TEXT: Record<number, string> = {
   406: 'Not Acceptable',
   409: 'Conflict',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Entity',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 }
@@ -66,8 +90,13 @@ const PG_CLIENT_ERRORS: Record<string, [number, string]> = {
 }
 const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'])
 
-function classify(error: FastifyError & { code?: string }): { statusCode: number; code: string; message: string } {
-  if (error instanceof AppError) return { statusCode: error.statusCode, code: error.code, message: error.message }
+function classify(error: FastifyError & { code?: string }): {
+  statusCode: number
+  code: string
+  message: string
+  details?: Record<string, unknown>
+} {
+  if (error instanceof AppError) return { statusCode: error.statusCode, code: error.code, message: error.message, details: error.details }
   if (error.validation) {
     return { statusCode: 400, code: 'VALIDATION_ERROR', message: error.message }
   }
@@ -95,10 +124,10 @@ function classify(error: FastifyError & { code?: string }): { statusCode: number
  */
 export function registerErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const { statusCode, code, message } = classify(error)
+    const { statusCode, code, message, details } = classify(error)
     if (statusCode >= 500) request.log.error({ err: error }, 'request failed')
     if (statusCode === 503) reply.header('retry-after', '5')
-    return reply.status(statusCode).send({ statusCode, error: STATUS_TEXT[statusCode] ?? 'Error', message, code })
+    return reply.status(statusCode).send({ ...details, statusCode, error: STATUS_TEXT[statusCode] ?? 'Error', message, code })
   })
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({

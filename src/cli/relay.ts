@@ -4,16 +4,19 @@ import { createDatabase } from '../db/database.ts'
 import { migrate } from '../db/migrate.ts'
 import { createLogger } from '../logger.ts'
 import { Relay } from '../relay/relay.ts'
+import { checkSecretsKey, loadSecretCipher } from '../secrets/secrets-key.ts'
 import { fatal, onShutdown } from './shutdown.ts'
 
 /** `bin/relay`: a relay alone, with the service's configuration. Run as many as you like. */
 try {
   const config = loadConfig()
   const logger = createLogger(config, { pretty: process.argv.includes('--pretty'), name: 'relay' })
+  const cipher = await loadSecretCipher(config)
   const { url, embedded } = await resolveDatabase(config, logger)
   const database = createDatabase(url, 4)
   await migrate(database.db)
-  const relay = new Relay(database, url, config, logger)
+  await checkSecretsKey(database.db, cipher)
+  const relay = new Relay(database, url, config, logger, cipher)
   relay.start()
   onShutdown(logger, async () => {
     await relay.stop()

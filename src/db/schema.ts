@@ -2,7 +2,13 @@ import type { ColumnType, Generated, Insertable, Selectable, Updateable } from '
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>
 
-export type PluginStatus = 'active' | 'paused' | 'deleted'
+export type PluginStatus = 'active' | 'paused' | 'disabled' | 'deleted'
+
+/** A plugin's own retry schedule; null = the service default. */
+export interface RetryPolicy {
+  max_retries?: number
+  schedule_seconds?: number[]
+}
 export type DeliveryStatus = 'pending' | 'retry' | 'sent' | 'failed' | 'cancelled'
 
 export interface PluginTable {
@@ -15,6 +21,12 @@ export interface PluginTable {
   status: ColumnType<PluginStatus, PluginStatus | undefined, PluginStatus>
   config: ColumnType<Record<string, unknown>, string | undefined, string>
   metadata: ColumnType<Record<string, unknown>, string | undefined, string>
+  retry_policy: ColumnType<RetryPolicy | null, string | null | undefined, string | null>
+  disabled_reason: string | null
+  disabled_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  consecutive_failures: ColumnType<number, number | undefined, number>
+  failing_since: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+  ordered: ColumnType<boolean, boolean | undefined, boolean>
   created_at: Timestamp
   updated_at: Timestamp
 }
@@ -30,6 +42,8 @@ export interface ProductTable {
   images: ColumnType<string[], string[] | undefined, string[]>
   tags: ColumnType<string[], string[] | undefined, string[]>
   collections: ColumnType<string[], string[] | undefined, string[]>
+  inventory_quantity: ColumnType<number, number | undefined, number>
+  low_stock_threshold: ColumnType<number, number | undefined, number>
   created_at: Timestamp
   updated_at: Timestamp
 }
@@ -68,15 +82,112 @@ export interface DeliveryAttemptTable {
   created_at: Timestamp
 }
 
+export interface PluginSecretTable {
+  id: Generated<number>
+  tenant_id: string
+  plugin_id: string
+  /** AES-256-GCM, see src/secrets/cipher.ts; never the whsec_ text */
+  ciphertext: string
+  created_at: Timestamp
+  /** null: the current secret; otherwise it signs until then (rotation grace) */
+  expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+}
+
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+// numeric comes back as a string from pg: exact; amounts are computed in integer cents (src/orders/money.ts)
+type Numeric = ColumnType<string, string, string>
+
+export type OrderStatus = 'pending' | 'paid' | 'shipped' | 'delivered' | 'cancelled'
+
+export interface Address {
+  line1: string
+  line2?: string
+  city?: string
+  region?: string
+  postal_code?: string
+  country?: string
+}
+
+export interface CustomerTable {
+  id: Generated<string>
+  tenant_id: string
+  email: string
+  name: string | null
+  phone: string | null
+  addresses: ColumnType<Address[], string | undefined, string>
+  accepts_marketing: ColumnType<boolean, boolean | undefined, boolean>
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface OrderTable {
+  id: Generated<string>
+  tenant_id: string
+  customer_id: string
+  status: ColumnType<OrderStatus, OrderStatus | undefined, OrderStatus>
+  total: Numeric
+  tracking_number: string | null
+  cancel_reason: string | null
+  created_at: Timestamp
+  updated_at: Timestamp
+  paid_at: NullableTimestamp
+  shipped_at: NullableTimestamp
+  delivered_at: NullableTimestamp
+  cancelled_at: NullableTimestamp
+}
+
+export interface OrderItemTable {
+  order_id: string
+  position: number
+  tenant_id: string
+  product_id: string
+  name: string
+  unit_price: Numeric
+  quantity: number
+  line_total: Numeric
+}
+
+export interface ApiKeyTable {
+  id: Generated<string>
+  tenant_id: string
+  name: ColumnType<string, string | undefined, string>
+  prefix: string
+  /** sha256 (hex) of the key; the key itself is never stored */
+  key_hash: string
+  admin: ColumnType<boolean, boolean | undefined, boolean>
+  operator: ColumnType<boolean, boolean | undefined, boolean>
+  created_at: Timestamp
+  revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
+}
+
+export interface IdempotencyKeyTable {
+  tenant_id: string
+  key: string
+  request_hash: string
+  status_code: number | null
+  response_body: string | null
+  created_at: Timestamp
+}
+
 export interface DB {
+  idempotency_keys: IdempotencyKeyTable
+  api_keys: ApiKeyTable
   plugins: PluginTable
   products: ProductTable
   events: EventTable
   deliveries: DeliveryTable
   delivery_attempts: DeliveryAttemptTable
+  plugin_secrets: PluginSecretTable
+  customers: CustomerTable
+  orders: OrderTable
+  order_items: OrderItemTable
 }
 
 export type Plugin = Selectable<PluginTable>
 export type NewPlugin = Insertable<PluginTable>
 export type PluginUpdate = Updateable<PluginTable>
 export type Product = Selectable<ProductTable>
+export type ApiKey = Selectable<ApiKeyTable>
+export type Customer = Selectable<CustomerTable>
+export type Order = Selectable<OrderTable>
+export type OrderItem = Selectable<OrderItemTable>

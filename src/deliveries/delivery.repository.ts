@@ -24,6 +24,7 @@ export async function listDeliveries(db: Database, tenantId: string, filter: Del
     .select([
       'd.id',
       'p.slug as plugin',
+      'p.status as plugin_status',
       'e.type as event',
       'd.status',
       'd.attempts',
@@ -51,8 +52,8 @@ export async function listDeliveries(db: Database, tenantId: string, filter: Del
     attempts: r.attempts,
     last_status_code: r.last_status_code,
     last_error: r.last_error,
-    // null once settled, and while parked behind a paused plugin ('infinity')
-    next_attempt_at: r.status === 'pending' || r.status === 'retry' ? iso(r.next_attempt_at) : null,
+    // null once settled, and while its plugin is paused or disabled (it waits for the plugin, not a time)
+    next_attempt_at: (r.status === 'pending' || r.status === 'retry') && r.plugin_status === 'active' ? iso(r.next_attempt_at) : null,
     created_at: iso(r.created_at)!,
     sent_at: iso(r.sent_at),
     payload: JSON.parse(r.body) as unknown,

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config.ts'
 import type { DatabaseHandle } from '../db/database.ts'
+import type { SecretCipher } from '../secrets/cipher.ts'
 import type { Dispatcher } from '../relay/dispatcher.ts'
 import type { Relay } from '../relay/relay.ts'
 
@@ -12,6 +13,8 @@ export interface AppContext {
   dispatcher: Dispatcher
   relay?: Relay
   logger: Logger
+  /** encrypts and decrypts plugin secrets; its key is loaded once, at start */
+  cipher: SecretCipher
 }
 
 declare module 'fastify' {

@@ -34,6 +34,17 @@ export async function emit(trx: Database, tenantId: string, type: string, data: 
       insert into events (id, tenant_id, type, body)
       values (${eventId}, ${tenantId}, ${type}, ${body})
     ),
+    -- An ordered plugin's deliveries must get their ids in commit order: holding its
+    -- row lock from before the insert until commit makes concurrent writes to it
+    -- take turns (only writes that reach an ordered plugin pay for this).
+    ordered_turn as (
+      select p.id
+        from plugins p
+       where p.tenant_id = ${tenantId} and p.ordered
+         and p.status in ('active', 'paused')
+         and ${type}::text = any (p.events)
+         for no key update
+    ),
     fanout as (
       insert into deliveries (tenant_id, event_id, plugin_id, next_attempt_at)
       select p.tenant_id, ${eventId}::uuid, p.id,
@@ -42,6 +53,7 @@ export async function emit(trx: Database, tenantId: string, type: string, data: 
        where p.tenant_id = ${tenantId}
          and p.status in ('active', 'paused')
          and ${type}::text = any (p.events)
+         and (not p.ordered or p.id in (select id from ordered_turn))
       returning plugin_id
     )
     select p.slug, pg_notify(${DELIVERY_CHANNEL}, '')

@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
-import type { Plugin, PluginStatus } from '../db/schema.ts'
+import { inTransaction } from '../db/transaction.ts'
+import type { Plugin, PluginStatus, RetryPolicy } from '../db/schema.ts'
 import { ConflictError, NotFoundError } from '../errors.ts'
 import { unparkDeliveries } from '../relay/sql/unpark.ts'
 
@@ -12,6 +13,8 @@ export interface PluginInput {
   config?: Record<string, unknown>
   metadata?: Record<string, unknown>
   status?: 'active' | 'paused'
+  retry_policy?: RetryPolicy | null
+  ordered?: boolean
 }
 
 export type PluginPatch = Partial<Omit<PluginInput, 'slug'>>
@@ -32,6 +35,8 @@ export async function insertPlugin(db: Database, tenantId: string, input: Plugin
         status: input.status ?? 'active',
         config: JSON.stringify(input.config ?? {}),
         metadata: JSON.stringify(input.metadata ?? {}),
+        retry_policy: input.retry_policy ? JSON.stringify(input.retry_policy) : null,
+        ordered: input.ordered ?? false,
       })
       .returningAll()
       .executeTakeFirstOrThrow()
@@ -58,7 +63,7 @@ export async function findPlugin(db: Database, tenantId: string, slug: string): 
  * due again in the same transaction.
  */
 export async function updatePlugin(db: Database, tenantId: string, slug: string, patch: PluginPatch): Promise<Plugin> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const before = await live(trx, tenantId).where('slug', '=', slug).forUpdate().executeTakeFirst()
     if (!before) throw new NotFoundError('Plugin', slug)
     const updated = await trx
@@ -70,6 +75,11 @@ export async function updatePlugin(db: Database, tenantId: string, slug: string,
         ...(patch.status !== undefined && { status: patch.status }),
         ...(patch.config !== undefined && { config: JSON.stringify(patch.config) }),
         ...(patch.metadata !== undefined && { metadata: JSON.stringify(patch.metadata) }),
+        ...(patch.retry_policy !== undefined && { retry_policy: patch.retry_policy ? JSON.stringify(patch.retry_policy) : null }),
+        ...(patch.ordered !== undefined && { ordered: patch.ordered }),
+        // becoming active again (resume or enable) starts a clean failure record
+        ...(patch.status === 'active' &&
+          before.status !== 'active' && { disabled_reason: null, disabled_at: null, consecutive_failures: 0, failing_since: null }),
         updated_at: sql`now()`,
       })
       .where('id', '=', before.id)
@@ -86,7 +96,7 @@ export async function updatePlugin(db: Database, tenantId: string, slug: string,
  * 'cancelled', and clearing their lease fences off any attempt still in flight.
  */
 export async function deletePlugin(db: Database, tenantId: string, slug: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     const deleted = await trx
       .updateTable('plugins')
       .set({ status: 'deleted' satisfies PluginStatus, updated_at: sql`now()` })
@@ -103,4 +113,27 @@ export async function deletePlugin(db: Database, tenantId: string, slug: string)
       .where('status', 'in', ['pending', 'retry'])
       .execute()
   })
+}
+
+/** Re-enables a plugin (disabled after 410 Gone or repeated failures, or paused): its kept deliveries go out. */
+export function enablePlugin(db: Database, tenantId: string, slug: string): Promise<Plugin> {
+  return updatePlugin(db, tenantId, slug, { status: 'active' })
+}
+
+/**
+ * Re-queues every delivery of the plugin that ended `failed` at or after `since`:
+ * each is due now, as a further attempt of the same delivery (same webhook-id).
+ */
+export async function recoverDeliveries(db: Database, tenantId: string, slug: string, since: string): Promise<number> {
+  const plugin = await findPlugin(db, tenantId, slug)
+  const { rows } = await sql<{ requeued: number }>`
+    with requeued as (
+      update deliveries
+         set status = 'retry', next_attempt_at = now(), lease_id = null, updated_at = now()
+       where plugin_id = ${plugin.id} and status = 'failed' and created_at >= ${since}::timestamptz
+      returning id
+    )
+    select count(*)::integer as requeued, pg_notify('bcs_deliveries', '') from requeued
+  `.execute(db)
+  return rows[0]?.requeued ?? 0
 }

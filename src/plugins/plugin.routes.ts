@@ -3,9 +3,22 @@ import { leaseMs } from '../config.ts'
 import type { Plugin } from '../db/schema.ts'
 import { ValidationError } from '../errors.ts'
 import { isEventName } from '../events/catalog.ts'
-import { deletePlugin, findPlugin, insertPlugin, listPlugins, updatePlugin } from './plugin.repository.ts'
+import { assertSafeWebhookUrl } from '../net/guard.ts'
+import { inTransaction } from '../db/transaction.ts'
+import { createSecret } from '../secrets/secret.repository.ts'
+import { SecretResponse } from '../secrets/secret.schemas.ts'
+import {
+  deletePlugin,
+  enablePlugin,
+  findPlugin,
+  insertPlugin,
+  listPlugins,
+  recoverDeliveries,
+  updatePlugin,
+} from './plugin.repository.ts'
 import {
   CreatePluginBody,
+  RecoverBody,
   MAX_JSON_OBJECT_BYTES,
   PluginResponse,
   SlugParams,
@@ -41,27 +54,36 @@ export function pluginJson(p: Plugin) {
     status: p.status,
     config: p.config,
     metadata: p.metadata,
+    retry_policy: p.retry_policy as Record<string, unknown> | null,
+    ordered: p.ordered,
+    disabled_reason: p.disabled_reason,
+    disabled_at: p.disabled_at?.toISOString() ?? null,
     created_at: p.created_at.toISOString(),
     updated_at: p.updated_at.toISOString(),
   }
 }
 
 const pluginRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { database, dispatcher, config } = app.ctx
+  const { database, dispatcher, config, cipher } = app.ctx
   const db = database.db
 
   app.post(
     '/api/plugins',
-    { schema: { body: CreatePluginBody, response: { 201: PluginResponse } } },
+    // the only response, with GET/rotate of /api/plugins/:slug/secret, that carries the secret
+    { schema: { body: CreatePluginBody, response: { 201: Type.Composite([PluginResponse, SecretResponse]) } } },
     async (request, reply) => {
       const body = request.body
       if (RESERVED_SLUGS.has(body.slug)) throw new ValidationError('RESERVED_SLUG', `The slug '${body.slug}' is reserved`)
       checkEvents(body.events)
+      assertSafeWebhookUrl(body.webhook_url, config)
       checkSize('config', body.config)
       checkSize('metadata', body.metadata)
-      const plugin = await insertPlugin(db, request.tenantId, body)
+      const { plugin, secret } = await inTransaction(db, async (trx) => {
+        const plugin = await insertPlugin(trx, request.tenantId, body)
+        return { plugin, secret: await createSecret(trx, cipher, plugin) }
+      })
       request.log.info({ plugin: plugin.slug }, `🔌 Plugin registered: ${plugin.slug}`)
-      return reply.status(201).send(pluginJson(plugin))
+      return reply.status(201).header('cache-control', 'no-store').send({ ...pluginJson(plugin), secret })
     },
   )
 
@@ -81,6 +103,7 @@ const pluginRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: { params: SlugParams, body: UpdatePluginBody, response: { 200: PluginResponse } },
       handler: async (request) => {
         checkEvents(request.body.events)
+        assertSafeWebhookUrl(request.body.webhook_url, config)
         checkSize('config', request.body.config)
         checkSize('metadata', request.body.metadata)
         return pluginJson(await updatePlugin(db, request.tenantId, request.params.slug, request.body))
@@ -95,6 +118,24 @@ const pluginRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/api/plugins/:slug/test', { schema: { params: SlugParams, response: { 200: TestResult } } }, async (request) =>
     sendTestWebhook(db, dispatcher, request.tenantId, request.params.slug, leaseMs(config)),
+  )
+
+  // A disabled (or paused) plugin becomes active; the deliveries it kept go out.
+  app.post('/api/plugins/:slug/enable', { schema: { params: SlugParams, response: { 200: PluginResponse } } }, async (request) =>
+    pluginJson(await enablePlugin(db, request.tenantId, request.params.slug)),
+  )
+
+  // Re-queues the plugin's failed deliveries since a time, e.g. after fixing its endpoint.
+  app.post(
+    '/api/plugins/:slug/recover',
+    {
+      schema: {
+        params: SlugParams,
+        body: RecoverBody,
+        response: { 200: Type.Object({ requeued: Type.Integer({ description: 'failed deliveries made due again' }) }) },
+      },
+    },
+    async (request) => ({ requeued: await recoverDeliveries(db, request.tenantId, request.params.slug, request.body.since) }),
   )
 }
 

@@ -6,6 +6,25 @@ export const MAX_JSON_OBJECT_BYTES = 16 * 1024
 
 export const PluginStatusInput = Type.Union([Type.Literal('active'), Type.Literal('paused')])
 
+/** A week: the longest single wait a retry schedule may ask for. */
+const MAX_SCHEDULE_SECONDS = 7 * 24 * 3600
+
+/**
+ * A plugin's own retry policy (null: the service default). Either a number of
+ * retries on the default exponential backoff, or an explicit schedule: the wait
+ * before each retry, e.g. Svix's [5, 300, 1800, 7200, 18000, 36000, 36000].
+ */
+export const RetryPolicyInput = Type.Union([
+  Type.Null(),
+  Type.Object({ max_retries: Type.Integer({ minimum: 0, maximum: 15 }) }, { additionalProperties: false }),
+  Type.Object(
+    {
+      schedule_seconds: Type.Array(Type.Integer({ minimum: 0, maximum: MAX_SCHEDULE_SECONDS }), { minItems: 1, maxItems: 15 }),
+    },
+    { additionalProperties: false },
+  ),
+])
+
 const fields = {
   name: Type.String({ minLength: 1, maxLength: 100 }),
   webhook_url: Type.String({ format: 'uri', pattern: '^[hH][tT][tT][pP][sS]?://', maxLength: 2048 }),
@@ -13,6 +32,8 @@ const fields = {
   config: Type.Record(Type.String(), Type.Unknown()),
   metadata: Type.Record(Type.String(), Type.Unknown()),
   status: PluginStatusInput,
+  retry_policy: RetryPolicyInput,
+  ordered: Type.Boolean({ description: 'true: one delivery at a time, in commit order; a failing one blocks this plugin only' }),
 }
 
 export const CreatePluginBody = Type.Object(
@@ -24,6 +45,8 @@ export const CreatePluginBody = Type.Object(
     config: Type.Optional(fields.config),
     metadata: Type.Optional(fields.metadata),
     status: Type.Optional(fields.status),
+    retry_policy: Type.Optional(fields.retry_policy),
+    ordered: Type.Optional(fields.ordered),
   },
   { additionalProperties: false },
 )
@@ -37,6 +60,8 @@ export const UpdatePluginBody = Type.Partial(
     config: fields.config,
     metadata: fields.metadata,
     status: fields.status,
+    retry_policy: fields.retry_policy,
+    ordered: fields.ordered,
   }),
   { additionalProperties: false, minProperties: 1 },
 )
@@ -53,9 +78,18 @@ export const PluginResponse = Type.Object({
   status: Type.String(),
   config: Type.Record(Type.String(), Type.Unknown()),
   metadata: Type.Record(Type.String(), Type.Unknown()),
+  retry_policy: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  ordered: Type.Boolean(),
+  disabled_reason: Type.Union([Type.String(), Type.Null()], { description: 'why the plugin was disabled (410 Gone, repeated failures)' }),
+  disabled_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
 })
+
+export const RecoverBody = Type.Object(
+  { since: Type.String({ format: 'date-time', description: 'Re-queue failed deliveries created at or after this time' }) },
+  { additionalProperties: false },
+)
 
 export const TestResult = Type.Object({
   success: Type.Boolean(),

@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { TEST_EVENT } from '../events/catalog.ts'
+import type { PluginTestData } from '../events/schemas/plugin.ts'
 import { envelope } from '../outbox/emit.ts'
 import type { Dispatcher } from '../relay/dispatcher.ts'
+import { signingCiphertexts } from '../secrets/secret.repository.ts'
 import { findPlugin } from './plugin.repository.ts'
 
 export interface TestResult {
@@ -15,7 +17,7 @@ export interface TestResult {
 
 /**
  * Sends a `plugin.test` webhook now, as a real delivery: same body format,
- * headers and timeout as any other, recorded in the events log. The request
+ * headers, signature and timeout as any other, recorded in the events log. The request
  * makes it a delivery already claimed by itself, so no relay touches it; a
  * failure is final (a connectivity test is not retried later).
  */
@@ -32,7 +34,7 @@ export async function sendTestWebhook(
   const body = envelope(eventId, TEST_EVENT, tenantId, new Date(), {
     plugin: plugin.slug,
     message: 'Test webhook from BetterCallSold: your endpoint is reachable.',
-  })
+  } satisfies PluginTestData)
   const { rows } = await sql<{ id: number }>`
     with event as (
       insert into events (id, tenant_id, type, body) values (${eventId}, ${tenantId}, ${TEST_EVENT}, ${body})
@@ -43,7 +45,17 @@ export async function sendTestWebhook(
   `.execute(db)
   const id = rows[0]!.id
   const { outcome } = await dispatcher.deliver(
-    { id, attempts: 0, slug: plugin.slug, webhook_url: plugin.webhook_url, type: TEST_EVENT, body },
+    {
+      id,
+      attempts: 0,
+      plugin_id: plugin.id,
+      slug: plugin.slug,
+      webhook_url: plugin.webhook_url,
+      retry_policy: null,
+      type: TEST_EVENT,
+      body,
+      secrets: await signingCiphertexts(db, plugin.id),
+    },
     leaseId,
     { lastAttempt: true },
   )

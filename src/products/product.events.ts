@@ -11,6 +11,8 @@ export function productEventData(p: Product) {
     images: p.images,
     tags: p.tags,
     collections: p.collections,
+    inventory_quantity: p.inventory_quantity,
+    low_stock_threshold: p.low_stock_threshold,
     created_at: p.created_at.toISOString(),
     updated_at: p.updated_at.toISOString(),
   }

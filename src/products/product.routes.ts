@@ -1,17 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { FastifyBaseLogger } from 'fastify'
-import type { Emitted } from '../outbox/emit.ts'
+import { logEmitted } from '../outbox/log-emitted.ts'
 import { productJson } from './product.events.ts'
 import { createProduct, deleteProduct, findProduct, listProducts, updateProduct } from './product.repository.ts'
 import { CreateProductBody, ProductListQuery, ProductParams, ProductResponse, UpdateProductBody } from './product.schemas.ts'
-
-/** The spec's log line, written after commit: a rolled-back write logs nothing. */
-export function logEmitted(log: FastifyBaseLogger, emitted: Emitted): void {
-  for (const plugin of emitted.plugins) {
-    log.info({ plugin, event: emitted.type, event_id: emitted.eventId }, `📤 Event created for plugin: ${plugin} -> ${emitted.type}`)
-  }
-}
 
 const productRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const db = app.ctx.database.db

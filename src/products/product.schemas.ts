@@ -10,7 +10,12 @@ const fields = {
   images: StringList,
   tags: StringList,
   collections: StringList,
+  // stock itself changes only through PUT /api/products/:id/inventory, which emits the inventory events
+  low_stock_threshold: Type.Integer({ minimum: 0, maximum: 1_000_000_000 }),
 }
+
+/** Units in stock: set at creation, then only through the inventory endpoint. */
+export const InventoryQuantity = Type.Integer({ minimum: 0, maximum: 1_000_000_000 })
 
 export const CreateProductBody = Type.Object(
   {
@@ -21,6 +26,8 @@ export const CreateProductBody = Type.Object(
     images: Type.Optional(fields.images),
     tags: Type.Optional(fields.tags),
     collections: Type.Optional(fields.collections),
+    inventory_quantity: Type.Optional(InventoryQuantity),
+    low_stock_threshold: Type.Optional(fields.low_stock_threshold),
   },
   { additionalProperties: false },
 )
@@ -48,6 +55,8 @@ export const ProductResponse = Type.Object({
   images: Type.Array(Type.String()),
   tags: Type.Array(Type.String()),
   collections: Type.Array(Type.String()),
+  inventory_quantity: Type.Integer(),
+  low_stock_threshold: Type.Integer(),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
 })

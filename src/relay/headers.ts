@@ -1,4 +1,5 @@
 import { version } from '../version.ts'
+import { sign, type SigningKey } from '../webhooks/signature.ts'
 
 export const USER_AGENT = `BetterCallSold-Webhooks/${version} (+https://bettercallsold.com/plugins)`
 
@@ -12,4 +13,20 @@ export function webhookHeaders(deliveryId: number, eventType: string, now = Date
     'webhook-timestamp': String(Math.floor(now / 1000)),
     'x-bettercallsold-event': eventType,
   }
+}
+
+/**
+ * Headers of one attempt, signed (Standard Webhooks) over `body`, the exact bytes
+ * sent, with every key given: several during a rotation, one signature each.
+ */
+export function signedWebhookHeaders(
+  deliveryId: number,
+  eventType: string,
+  keys: readonly SigningKey[],
+  body: string,
+  now = Date.now(),
+): Record<string, string> {
+  const headers = webhookHeaders(deliveryId, eventType, now)
+  headers['webhook-signature'] = sign(keys, webhookId(deliveryId), Math.floor(now / 1000), body)
+  return headers
 }

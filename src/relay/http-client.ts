@@ -2,6 +2,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { performance } from 'node:perf_hooks'
 import { got, type Got } from 'got'
+import { BLOCKED_ADDRESS, blockedError, guardedLookup, webhookUrlProblem, type AddressPolicy, type Resolver } from '../net/guard.ts'
 
 export interface Outcome {
   ok: boolean
@@ -9,6 +10,16 @@ export interface Outcome {
   /** why it failed: the transport error, or the status line and a bit of the response */
   error: string | null
   durationMs: number
+  /** a 429's or 503's Retry-After, in milliseconds */
+  retryAfterMs?: number
+}
+
+/** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000
+  const at = Date.parse(value)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
 }
 
 export interface WebhookClientOptions {
@@ -17,6 +28,10 @@ export interface WebhookClientOptions {
   userAgent: string
   /** keep-alive sockets per host, sized to the relay's concurrency */
   maxSockets: number
+  /** the SSRF guard's policy, applied to the URL and to every address connected to */
+  policy: AddressPolicy
+  /** name resolution for the guard; tests pass a stub */
+  resolve?: Resolver
 }
 
 export interface WebhookClient {
@@ -33,7 +48,13 @@ const ERROR_EXCERPT_BYTES = 512
  * and at most `maxResponseBytes` of a response read.
  */
 export function createWebhookClient(options: WebhookClientOptions): WebhookClient {
-  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets }
+  const agentOptions = {
+    keepAlive: true,
+    maxSockets: options.maxSockets,
+    maxFreeSockets: options.maxSockets,
+    // the socket connects to the addresses this lookup checked, never to a second answer
+    lookup: guardedLookup(options.policy, options.resolve),
+  }
   const agent = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) }
   const client: Got = got.extend({
     timeout: { request: options.timeoutMs },
@@ -48,6 +69,9 @@ export function createWebhookClient(options: WebhookClientOptions): WebhookClien
   async function post(url: string, headers: Record<string, string>, body: string, signal?: AbortSignal): Promise<Outcome> {
     const started = performance.now()
     const elapsed = () => Math.round(performance.now() - started)
+    // the URL may predate the policy; a literal IP host gets no lookup, so it is checked here
+    const problem = webhookUrlProblem(url, options.policy)
+    if (problem) return { ok: false, statusCode: null, error: blockedError(problem).message, durationMs: elapsed() }
     const stream = client.stream.post(url, { headers, body, signal })
     try {
       const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
@@ -65,11 +89,13 @@ export function createWebhookClient(options: WebhookClientOptions): WebhookClien
       }
       const ok = statusCode >= 200 && statusCode < 300
       const text = Buffer.concat(excerpt).subarray(0, ERROR_EXCERPT_BYTES).toString('utf8').trim()
+      const retryAfterMs = statusCode === 429 || statusCode === 503 ? parseRetryAfter(response.headers['retry-after']) : undefined
       return {
         ok,
         statusCode,
         error: ok ? null : `HTTP ${statusCode}${text ? `: ${text}` : ''}`,
         durationMs: elapsed(),
+        ...(retryAfterMs !== undefined && { retryAfterMs }),
       }
     } catch (error) {
       const e = error as { code?: string; message?: string; response?: { statusCode?: number } }
@@ -97,5 +123,6 @@ function describe(error: { code?: string; message?: string; name?: string }): st
   if (error.name === 'AbortError' || error.code === 'ERR_ABORTED') return 'aborted: the relay shut down mid-delivery'
   if (error.name === 'TimeoutError' || error.code === 'ETIMEDOUT') return `timeout: ${error.message ?? ''}`.trim()
   const message = error.message ?? String(error)
+  if (error.code === BLOCKED_ADDRESS) return message
   return error.code && !message.includes(error.code) ? `${error.code}: ${message}` : message
 }

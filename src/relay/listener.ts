@@ -1,8 +1,11 @@
 import pgListen, { type Subscriber } from 'pg-listen'
 import type { Logger } from 'pino'
+import { listenerReconnects } from '../metrics/process-metrics.ts'
 
 // pg-listen is CommonJS; under NodeNext its callable export sits on .default
 const createSubscriber = pgListen.default
+
+export const LISTENER_APPLICATION_NAME = 'bettercallsold-relay-listener'
 
 export interface Listener {
   readonly connected: boolean
@@ -39,7 +42,13 @@ export function listen(options: {
     if (closed) return
     const current = createSubscriber(
       // query_timeout: the periodic check fails instead of hanging on a half-open socket
-      { connectionString: options.connectionString, query_timeout: 5000, keepAlive: true },
+      {
+        connectionString: options.connectionString,
+        query_timeout: 5000,
+        keepAlive: true,
+        // names the connection in pg_stat_activity, for operators (and the fault tests)
+        application_name: LISTENER_APPLICATION_NAME,
+      },
       { retryInterval: (n) => reconnectDelayMs(n), retryTimeout: 0, paranoidChecking: options.checkIntervalMs ?? 5000 },
     )
     current.events.on('connected', () => {
@@ -47,7 +56,10 @@ export function listen(options: {
       onWake()
     })
     current.events.on('reconnect', (n) => {
-      if (n === 1) reconnects++
+      if (n === 1) {
+        reconnects++
+        listenerReconnects.inc()
+      }
       connected = false
       log.warn({ attempt: n }, 'relay listener lost its connection; reconnecting')
     })

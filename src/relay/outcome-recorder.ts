@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type pg from 'pg'
-import { recordOutcomes, type RecordedOutcome } from './sql/record-outcomes.ts'
+import { recordOutcomes, type DisablePolicy, type RecordedOutcome } from './sql/record-outcomes.ts'
 import { releaseDeliveries } from './sql/release.ts'
 
 interface Pending<T> {
@@ -28,6 +28,7 @@ export class OutcomeRecorder {
   constructor(
     private readonly pool: pg.Pool,
     private readonly log: Logger,
+    private readonly disablePolicy: DisablePolicy,
   ) {}
 
   /** Resolves true if the delivery still held its lease and moved on, false if fenced off. */
@@ -74,7 +75,7 @@ export class OutcomeRecorder {
       const releases = this.releases.splice(0, MAX_BATCH)
       try {
         const [updated] = await Promise.all([
-          outcomes.length ? recordOutcomes(this.pool, outcomes.map((p) => p.item)) : new Set<number>(),
+          outcomes.length ? recordOutcomes(this.pool, outcomes.map((p) => p.item), this.disablePolicy) : new Set<number>(),
           releases.length ? releaseDeliveries(this.pool, releases.map((p) => p.item)) : 0,
         ])
         for (const p of outcomes) p.resolve(updated.has(p.item.id))

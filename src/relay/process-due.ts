@@ -18,13 +18,13 @@ export interface ProcessSummary {
 export async function processDue(
   pool: pg.Pool,
   dispatcher: Dispatcher,
-  options: { batchSize: number; leaseMs: number; max: number },
+  options: { batchSize: number; leaseMs: number; max: number; tenantId?: string; maxInFlight: number },
 ): Promise<ProcessSummary> {
   const summary: ProcessSummary = { processed: 0, sent: 0, failed: 0, retry: 0 }
   while (summary.processed < options.max) {
     const leaseId = randomUUID()
     const limit = Math.min(options.batchSize, options.max - summary.processed)
-    const rows = await claimDeliveries(pool, limit, leaseId, options.leaseMs)
+    const rows = await claimDeliveries(pool, limit, leaseId, options.leaseMs, options.tenantId ?? null, options.maxInFlight)
     if (rows.length === 0) break
     const statuses = await Promise.all(rows.map((row) => dispatcher.deliver(row, leaseId)))
     for (const { status } of statuses) {

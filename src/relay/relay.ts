@@ -3,11 +3,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { leaseMs, type Config } from '../config.ts'
 import type { DatabaseHandle } from '../db/database.ts'
+import { claimBatchSize } from '../metrics/process-metrics.ts'
 import { DELIVERY_CHANNEL } from '../outbox/emit.ts'
+import type { SecretCipher } from '../secrets/cipher.ts'
+import { SigningKeys } from '../secrets/signing-keys.ts'
 import { Dispatcher } from './dispatcher.ts'
 import { listen, type Listener } from './listener.ts'
 import { claimDeliveries } from './sql/claim.ts'
-import { unparkDeliveries } from './sql/unpark.ts'
+import { runMaintenance } from './maintenance.ts'
 
 export type RelayConfig = Pick<
   Config,
@@ -18,11 +21,19 @@ export type RelayConfig = Pick<
   | 'RELAY_CONCURRENCY'
   | 'RELAY_POLL_INTERVAL_MS'
   | 'RELAY_SHUTDOWN_GRACE_MS'
+  | 'RELAY_LEASE_MARGIN_MS'
+  | 'ALLOW_PRIVATE_WEBHOOKS'
+  | 'HTTPS_ONLY'
+  | 'RETRY_AFTER_MAX_MS'
+  | 'PLUGIN_DISABLE_AFTER_FAILURES'
+  | 'PLUGIN_DISABLE_AFTER_DAYS'
+  | 'PLUGIN_MAX_IN_FLIGHT'
+  | 'RETENTION_DAYS'
 >
 
 export type RelayState = 'idle' | 'running' | 'stopping' | 'stopped'
 
-/** How often parked deliveries of resumed plugins are looked for (see unpark.ts). */
+/** How often housekeeping runs (src/relay/maintenance.ts). */
 const MAINTENANCE_INTERVAL_MS = 60_000
 
 interface InFlight {
@@ -61,12 +72,19 @@ export class Relay {
     private readonly databaseUrl: string,
     private readonly config: RelayConfig,
     private readonly log: Logger,
+    /** decrypts the plugins' signing secrets (src/secrets/secrets-key.ts loads it at start) */
+    cipher: SecretCipher,
   ) {
-    this.dispatcher = new Dispatcher(handle.pool, config, log)
+    this.dispatcher = new Dispatcher(handle.pool, config, log, new SigningKeys(handle.db, cipher))
   }
 
   get listenerConnected(): boolean {
     return this.listener?.connected ?? false
+  }
+
+  /** times the LISTEN connection was lost and re-established */
+  get listenerReconnects(): number {
+    return this.listener?.reconnects ?? 0
   }
 
   get inFlightCount(): number {
@@ -82,11 +100,21 @@ export class Relay {
       onWake: () => this.wake(),
       log: this.log,
     })
-    this.maintenance = setInterval(() => {
-      unparkDeliveries(this.handle.db).catch((error) => this.log.warn({ err: error }, 'unpark sweep failed'))
-    }, MAINTENANCE_INTERVAL_MS).unref()
+    this.maintenance = setInterval(() => void this.maintain(), MAINTENANCE_INTERVAL_MS).unref()
     this.loopDone = this.loop()
     this.log.info({ relay: this.id, concurrency: this.config.RELAY_CONCURRENCY }, 'relay started')
+  }
+
+  /** Housekeeping (src/relay/maintenance.ts); a failure is logged and tried again next time. */
+  async maintain(): Promise<void> {
+    try {
+      const result = await runMaintenance(this.handle.db, this.config.RETENTION_DAYS)
+      if (result.unparked || result.cancelled || result.deliveriesDeleted || result.eventsDeleted) {
+        this.log.info(result, 'relay maintenance')
+      }
+    } catch (error) {
+      this.log.warn({ err: error }, 'relay maintenance failed')
+    }
   }
 
   /** Look for due work now (a NOTIFY, a reconnect, a freed slot). Coalesces: many wakes, one claim. */
@@ -103,7 +131,8 @@ export class Relay {
       if (free > 0) {
         try {
           const leaseId = randomUUID()
-          const rows = await claimDeliveries(this.handle.pool, free, leaseId, leaseMs(this.config))
+          const rows = await claimDeliveries(this.handle.pool, free, leaseId, leaseMs(this.config), null, this.config.PLUGIN_MAX_IN_FLIGHT)
+          claimBatchSize.observe(rows.length)
           this.lastClaimError = null
           failures = 0
           this.moreMayBeDue = rows.length === free
@@ -127,8 +156,12 @@ export class Relay {
     const controller = new AbortController()
     const done = this.dispatcher
       .deliver(row, leaseId, { signal: controller.signal })
-      .then(({ status }) => {
+      .then(({ status, delayMs }) => {
         if (status === 'sent') this.delivered++
+        // a retry due before the next poll wakes the loop itself, on time
+        if (status === 'retry' && delayMs < this.config.RELAY_POLL_INTERVAL_MS && this.state === 'running') {
+          setTimeout(() => this.wake(), delayMs).unref()
+        }
       })
       .catch((error) => this.log.error({ err: error, delivery: row.id }, 'delivery crashed; its lease will expire and it will be retried'))
       .finally(() => {

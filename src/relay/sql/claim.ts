@@ -1,13 +1,22 @@
 import type pg from 'pg'
+import type { RetryPolicy } from '../../db/schema.ts'
 
 export interface Claimed {
   id: number
   /** attempts recorded before this claim; this attempt is attempts + 1 */
   attempts: number
+  plugin_id: string
   slug: string
   webhook_url: string
+  /** the plugin's own retry schedule, or null for the service default */
+  retry_policy: RetryPolicy | null
   type: string
   body: string
+  /**
+   * the plugin's signing secrets, encrypted, newest first, space-separated ('' if it
+   * has none yet); src/secrets/signing-keys.ts decrypts and caches them
+   */
+  secrets: string
 }
 
 /**
@@ -16,26 +25,58 @@ export interface Claimed {
  * fence every outcome must present) and pushes their due time to the end of the
  * lease, so that a relay that dies holding them only delays them.
  *
- * Deliveries of a plugin that is no longer active are parked instead ('infinity'
- * until it resumes), or cancelled if it was deleted: a paused plugin's backlog is
- * stepped over once, not re-read by every claim.
+ * Fair by construction: due deliveries are taken plugin by plugin, each active
+ * plugin at most up to its free share of `maxInFlight` (counted over all relays'
+ * live leases), oldest first overall. A plugin whose endpoint hangs, or that has a
+ * mountain of due retries, fills its share and no more; the others' deliveries go
+ * out beside it. An `ordered` plugin gets one at a time, and only its oldest
+ * undelivered delivery (its head): a head waiting for a retry blocks that plugin only.
+ * Paused, disabled and deleted plugins are not looked at at all.
+ *
+ * Each plugin's look-up reads the partial index of its claimable rows
+ * (deliveries_plugin_due), so the cost does not grow with delivered history.
  */
 const text = `
-  with due as (
-    select d.id, d.plugin_id
-      from deliveries d
-     where d.status in ('pending', 'retry')
-       and d.next_attempt_at <= now()
-     order by d.next_attempt_at, d.id
-     limit $1
-       for update skip locked
+  with quota as (
+    select p.id as plugin_id, p.ordered,
+           (case when p.ordered then 1 else $5::integer end)
+             - (select count(*)::integer
+                  from deliveries l
+                 where l.plugin_id = p.id and l.lease_id is not null
+                   and l.status in ('pending', 'retry') and l.next_attempt_at > now()) as free
+      from plugins p
+     where p.status = 'active'
+       -- a relay claims for every tenant; "process pending webhooks" only for its caller's
+       and ($4::uuid is null or p.tenant_id = $4::uuid)
   ),
-  parked as (
-    update deliveries d
-       set next_attempt_at = 'infinity',
-           status = case when p.status = 'deleted' then 'cancelled' else d.status end
-      from due join plugins p on p.id = due.plugin_id
-     where d.id = due.id and p.status <> 'active'
+  candidates as (
+    select c.id, c.next_attempt_at
+      from quota q
+     cross join lateral (
+       (select d.id, d.next_attempt_at
+          from deliveries d
+         where not q.ordered and d.plugin_id = q.plugin_id
+           and d.status in ('pending', 'retry') and d.next_attempt_at <= now()
+         order by d.next_attempt_at, d.id
+         limit greatest(q.free, 0))
+       union all
+       -- an ordered plugin's head: its oldest undelivered delivery, due or not
+       (select d.id, d.next_attempt_at
+          from deliveries d
+         where q.ordered and d.plugin_id = q.plugin_id
+           and d.status in ('pending', 'retry')
+         order by d.id
+         limit greatest(q.free, 0))
+     ) c
+     where c.next_attempt_at <= now()
+     order by c.next_attempt_at, c.id
+     limit $1
+  ),
+  due as (
+    select d.id, d.plugin_id
+      from deliveries d join candidates c on c.id = d.id
+     where d.status in ('pending', 'retry') and d.next_attempt_at <= now()
+       for update of d skip locked
   ),
   claimed as (
     update deliveries d
@@ -43,14 +84,30 @@ const text = `
            next_attempt_at = now() + $3::integer * interval '1 millisecond'
       from due join plugins p on p.id = due.plugin_id
      where d.id = due.id and p.status = 'active'
-    returning d.id, d.attempts, d.event_id, p.slug, p.webhook_url
+    returning d.id, d.attempts, d.event_id, d.plugin_id, p.slug, p.webhook_url, p.retry_policy
   )
-  select c.id, c.attempts, c.slug, c.webhook_url, e.type, e.body
+  select c.id, c.attempts, c.plugin_id, c.slug, c.webhook_url, c.retry_policy, e.type, e.body,
+         -- the secrets that sign now: the current one and those still in their rotation
+         -- grace (as signingCiphertexts in src/secrets/secret.repository.ts reads them);
+         -- one text, which the client reads several times faster than a text[]
+         (select coalesce(string_agg(s.ciphertext, ' ' order by s.id desc), '')
+            from (select s.id, s.ciphertext
+                    from plugin_secrets s
+                   where s.plugin_id = c.plugin_id and (s.expires_at is null or s.expires_at > now())
+                   order by s.id desc
+                   limit 5) s) as secrets
     from claimed c join events e on e.id = c.event_id
    order by c.id
 `
 
-export async function claimDeliveries(pool: pg.Pool, limit: number, leaseId: string, leaseMs: number): Promise<Claimed[]> {
-  const { rows } = await pool.query<Claimed>({ name: 'relay_claim', text, values: [limit, leaseId, leaseMs] })
+export async function claimDeliveries(
+  pool: pg.Pool,
+  limit: number,
+  leaseId: string,
+  leaseMs: number,
+  tenantId: string | null = null,
+  maxInFlight = 20,
+): Promise<Claimed[]> {
+  const { rows } = await pool.query<Claimed>({ name: 'relay_claim', text, values: [limit, leaseId, leaseMs, tenantId, maxInFlight] })
   return rows
 }

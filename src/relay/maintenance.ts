@@ -1,0 +1,59 @@
+import { sql } from 'kysely'
+import type { Database } from '../db/database.ts'
+import { unparkDeliveries } from './sql/unpark.ts'
+
+/** Rows deleted per statement: small, so retention never holds long locks or bloats one transaction. */
+const RETENTION_BATCH = 1000
+/** At most this many batches per run; the next run (a minute later) goes on. */
+const RETENTION_BATCHES_PER_RUN = 50
+
+export interface MaintenanceResult {
+  unparked: number
+  cancelled: number
+  deliveriesDeleted: number
+  eventsDeleted: number
+}
+
+/**
+ * The relay's housekeeping, run every minute by each relay (safe in parallel:
+ * deletes skip rows another relay has locked):
+ * - deliveries parked while their plugin was paused, whose plugin is active again
+ *   (a claim that raced the resume), become due;
+ * - deliveries fanned out to a plugin while it was being deleted are cancelled;
+ * - settled deliveries (sent, failed, cancelled) older than `retentionDays`, their
+ *   attempts, and events no delivery refers to any more are deleted in small batches.
+ */
+export async function runMaintenance(db: Database, retentionDays: number): Promise<MaintenanceResult> {
+  const unparked = await unparkDeliveries(db)
+  const cancelled = await sql`
+    update deliveries d
+       set status = 'cancelled', lease_id = null, updated_at = now()
+      from plugins p
+     where p.id = d.plugin_id and p.status = 'deleted' and d.status in ('pending', 'retry')
+  `.execute(db)
+  let deliveriesDeleted = 0
+  let eventsDeleted = 0
+  for (let batch = 0; batch < RETENTION_BATCHES_PER_RUN; batch++) {
+    const deleted = await sql`
+      delete from deliveries
+       where id in (select id from deliveries
+                     where status in ('sent', 'failed', 'cancelled')
+                       and created_at < now() - ${retentionDays}::integer * interval '1 day'
+                     order by created_at
+                     limit ${RETENTION_BATCH}
+                       for update skip locked)
+    `.execute(db)
+    const events = await sql`
+      delete from events e
+       where e.id in (select e2.id from events e2
+                       where e2.created_at < now() - ${retentionDays}::integer * interval '1 day'
+                         and not exists (select 1 from deliveries d where d.event_id = e2.id)
+                       limit ${RETENTION_BATCH}
+                         for update skip locked)
+    `.execute(db)
+    deliveriesDeleted += Number(deleted.numAffectedRows ?? 0)
+    eventsDeleted += Number(events.numAffectedRows ?? 0)
+    if (Number(deleted.numAffectedRows ?? 0) < RETENTION_BATCH && Number(events.numAffectedRows ?? 0) < RETENTION_BATCH) break
+  }
+  return { unparked, cancelled: Number(cancelled.numAffectedRows ?? 0), deliveriesDeleted, eventsDeleted }
+}
