@@ -22,7 +22,7 @@ export interface Delivered {
   delayMs: number
 }
 
-type DispatchConfig = Pick<
+export type DispatchConfig = Pick<
   Config,
   | 'WEBHOOK_TIMEOUT_MS'
   | 'WEBHOOK_MAX_RETRIES'

@@ -7,29 +7,21 @@ import { claimBatchSize } from '../metrics/process-metrics.ts'
 import { DELIVERY_CHANNEL } from '../outbox/emit.ts'
 import type { SecretCipher } from '../secrets/cipher.ts'
 import { SigningKeys } from '../secrets/signing-keys.ts'
-import { Dispatcher } from './dispatcher.ts'
+import { Dispatcher, type DispatchConfig } from './dispatcher.ts'
 import { listen, type Listener } from './listener.ts'
 import { claimDeliveries } from './sql/claim.ts'
 import { runMaintenance } from './maintenance.ts'
 
-export type RelayConfig = Pick<
-  Config,
-  | 'WEBHOOK_TIMEOUT_MS'
-  | 'WEBHOOK_MAX_RETRIES'
-  | 'WEBHOOK_RETRY_BASE_MS'
-  | 'WEBHOOK_MAX_RESPONSE_BYTES'
-  | 'RELAY_CONCURRENCY'
-  | 'RELAY_POLL_INTERVAL_MS'
-  | 'RELAY_SHUTDOWN_GRACE_MS'
-  | 'RELAY_LEASE_MARGIN_MS'
-  | 'ALLOW_PRIVATE_WEBHOOKS'
-  | 'HTTPS_ONLY'
-  | 'RETRY_AFTER_MAX_MS'
-  | 'PLUGIN_DISABLE_AFTER_FAILURES'
-  | 'PLUGIN_DISABLE_AFTER_DAYS'
-  | 'PLUGIN_MAX_IN_FLIGHT'
-  | 'RETENTION_DAYS'
->
+/** What a relay reads: the dispatcher's settings and its own loop's. */
+export type RelayConfig = DispatchConfig &
+  Pick<
+    Config,
+    | 'RELAY_POLL_INTERVAL_MS'
+    | 'RELAY_SHUTDOWN_GRACE_MS'
+    | 'RELAY_LEASE_MARGIN_MS'
+    | 'PLUGIN_MAX_IN_FLIGHT'
+    | 'RETENTION_DAYS'
+  >
 
 export type RelayState = 'idle' | 'running' | 'stopping' | 'stopped'
 
