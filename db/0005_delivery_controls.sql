@@ -14,9 +14,10 @@ alter table plugins
   add column failing_since timestamptz;
 
 -- The claim takes due deliveries plugin by plugin (fairness: one plugin's backlog
--- cannot fill every slot), through this index of claimable rows only.
-create index deliveries_plugin_due on deliveries (plugin_id, next_attempt_at, id)
-  where status in ('pending', 'retry');
+-- cannot fill every slot), fresh ones and retries in turn, through these indexes
+-- of claimable rows only.
+create index deliveries_plugin_pending on deliveries (plugin_id, next_attempt_at, id) where status = 'pending';
+create index deliveries_plugin_retry on deliveries (plugin_id, next_attempt_at, id) where status = 'retry';
 -- In-flight deliveries (claimed, lease running), counted per plugin against its cap.
 create index deliveries_leased on deliveries (plugin_id) where lease_id is not null;
 -- Retention deletes settled deliveries oldest first.

@@ -232,3 +232,18 @@ t.test('retention deletes settled deliveries, attempts and events older than RET
   t.equal(attempts.rows[0]!.n, 0, 'their attempts went with them')
   t.same(await runMaintenance(database.db, 30), { unparked: 0, cancelled: 0, deliveriesDeleted: 0, eventsDeleted: 0 }, 'a second run finds nothing')
 })
+
+t.test('fresh deliveries are not queued behind a mountain of due retries', async (t) => {
+  const receiver = await startReceiver(t, 200)
+  const app = await startApp(t, { RELAY: 'off', PLUGIN_MAX_IN_FLIGHT: '4', RELAY_CONCURRENCY: '4' })
+  await register(app, receiver.url)
+  for (let i = 0; i < 40; i++) await app.request('POST', '/api/products', { name: `old ${i}` })
+  // forty retries, all due, older than anything fresh
+  await sql`update deliveries set status = 'retry', attempts = 1, next_attempt_at = now() - interval '1 hour'`.execute(app.database.db)
+  for (let i = 0; i < 4; i++) await app.request('POST', '/api/products', { name: `fresh ${i}` })
+  const processed = await app.request('POST', '/api/plugins/events')
+  t.equal(processed.body.processed, 44)
+  const order = receiver.received.map((r) => r.json.data.name as string)
+  const lastFresh = Math.max(...order.map((name, i) => (name.startsWith('fresh') ? i : -1)))
+  t.ok(lastFresh < 12, `the fresh ones went out among the first 12 of 44 (the last at position ${lastFresh + 1})`)
+})

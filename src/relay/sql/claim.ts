@@ -33,8 +33,9 @@ export interface Claimed {
  * undelivered delivery (its head): a head waiting for a retry blocks that plugin only.
  * Paused, disabled and deleted plugins are not looked at at all.
  *
- * Each plugin's look-up reads the partial index of its claimable rows
- * (deliveries_plugin_due), so the cost does not grow with delivered history.
+ * Each plugin's look-up reads partial indexes of its claimable rows
+ * (deliveries_plugin_pending, deliveries_plugin_retry), so the cost does not grow
+ * with delivered history.
  */
 const text = `
   with quota as (
@@ -49,24 +50,39 @@ const text = `
        -- a relay claims for every tenant; "process pending webhooks" only for its caller's
        and ($4::uuid is null or p.tenant_id = $4::uuid)
   ),
+  -- Per plugin: its due fresh deliveries and its due retries, interleaved (fresh,
+  -- retry, fresh, …), so fresh ones are never queued behind a mountain of retries
+  -- and retries are never starved by a stream of fresh ones.
   candidates as (
     select c.id, c.next_attempt_at
       from quota q
      cross join lateral (
-       (select d.id, d.next_attempt_at
-          from deliveries d
-         where not q.ordered and d.plugin_id = q.plugin_id
-           and d.status in ('pending', 'retry') and d.next_attempt_at <= now()
-         order by d.next_attempt_at, d.id
-         limit greatest(q.free, 0))
-       union all
-       -- an ordered plugin's head: its oldest undelivered delivery, due or not
-       (select d.id, d.next_attempt_at
-          from deliveries d
-         where q.ordered and d.plugin_id = q.plugin_id
-           and d.status in ('pending', 'retry')
-         order by d.id
-         limit greatest(q.free, 0))
+       select k.id, k.next_attempt_at
+         from ((select d.id, d.next_attempt_at, 0 as kind,
+                       row_number() over (order by d.next_attempt_at, d.id) as turn
+                  from deliveries d
+                 where not q.ordered and d.plugin_id = q.plugin_id
+                   and d.status = 'pending' and d.next_attempt_at <= now()
+                 order by d.next_attempt_at, d.id
+                 limit greatest(q.free, 0))
+               union all
+               (select d.id, d.next_attempt_at, 1 as kind,
+                       row_number() over (order by d.next_attempt_at, d.id) as turn
+                  from deliveries d
+                 where not q.ordered and d.plugin_id = q.plugin_id
+                   and d.status = 'retry' and d.next_attempt_at <= now()
+                 order by d.next_attempt_at, d.id
+                 limit greatest(q.free, 0))
+               union all
+               -- an ordered plugin's head: its oldest undelivered delivery, due or not
+               (select d.id, d.next_attempt_at, 0 as kind, 1 as turn
+                  from deliveries d
+                 where q.ordered and d.plugin_id = q.plugin_id
+                   and d.status in ('pending', 'retry')
+                 order by d.id
+                 limit greatest(q.free, 0))) k
+        order by k.turn, k.kind
+        limit greatest(q.free, 0)
      ) c
      where c.next_attempt_at <= now()
      order by c.next_attempt_at, c.id
