@@ -1,0 +1,102 @@
+/** The API, called with the key the user saved (kept in this browser's localStorage). */
+const KEY_STORAGE = 'bcs.apiKey'
+
+export const apiKey = {
+  get: (): string => localStorage.getItem(KEY_STORAGE) ?? '',
+  set(key: string): void {
+    if (key) localStorage.setItem(KEY_STORAGE, key)
+    else localStorage.removeItem(KEY_STORAGE)
+  },
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export function authHeaders(): Record<string, string> {
+  const key = apiKey.get()
+  return key ? { authorization: `Bearer ${key}` } : {}
+}
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(path, {
+    method,
+    headers: { ...authHeaders(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await response.text()
+  const json = text ? (JSON.parse(text) as unknown) : undefined
+  if (!response.ok) {
+    const error = (json ?? {}) as { code?: string; message?: string }
+    throw new ApiError(response.status, error.code ?? 'ERROR', error.message ?? response.statusText)
+  }
+  return json as T
+}
+
+export interface Plugin {
+  slug: string
+  name: string
+  status: string
+  events: string[]
+  webhook_url: string
+}
+
+export interface PluginStats {
+  plugin: string
+  last_hour: number
+  last_day: number
+  sent: number
+  failed: number
+  success_rate: number | null
+  p50_ms: number | null
+  p95_ms: number | null
+  last_error: string | null
+  last_error_at: string | null
+}
+
+export interface MinuteCount {
+  minute: string
+  sent: number
+  retry: number
+  failed: number
+}
+
+export interface Delivery {
+  id: number
+  webhook_id: string
+  plugin: string
+  event: string
+  status: string
+  attempts: number
+  last_status_code: number | null
+  last_error: string | null
+  next_attempt_at: string | null
+  created_at: string
+  sent_at: string | null
+  payload: unknown
+}
+
+export interface DeliveryDetail extends Delivery {
+  headers_sent: Record<string, string>
+  attempt_log: { attempt: number; status_code: number | null; error: string | null; duration_ms: number; created_at: string }[]
+}
+
+/** A change from the live stream (src/live/change-queries.ts). */
+export interface DeliveryChange {
+  change: string
+  delivery_id: number
+  webhook_id: string
+  plugin: string
+  event: string
+  status: string
+  attempts: number
+  attempt: { number: number; status_code: number | null; error: string | null; duration_ms: number } | null
+  created_at: string
+  at: string
+}

@@ -1,0 +1,67 @@
+/**
+ * The dashboard's one page: a shell the bundled script fills. No inline script
+ * or style (the CSP forbids both); the only server-side value is whether the API
+ * wants a key, so the page can ask for one before calling it.
+ */
+export function dashboardPage(options: { authRequired: boolean; scriptHash: string; styleHash: string }): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>BetterCallSold · Plugins</title>
+<link rel="icon" href="/dashboard/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/dashboard/app.css?v=${options.styleHash}">
+<script type="module" src="/dashboard/app.js?v=${options.scriptHash}"></script>
+</head>
+<body data-auth="${options.authRequired ? 'required' : 'off'}">
+<header>
+  <h1><span class="logo">◆</span> BetterCallSold <span class="muted">Plugins</span></h1>
+  <span id="live" class="live down">offline</span>
+  <nav>
+    <a href="/docs">API docs</a>
+    <a href="/openapi.json">OpenAPI</a>
+    <a href="/metrics">Metrics</a>
+  </nav>
+  <form id="key-form" autocomplete="off">
+    <input id="key-input" type="password" placeholder="API key" aria-label="API key" spellcheck="false">
+    <button type="submit">Save key</button>
+  </form>
+</header>
+<div id="auth-banner" class="banner" hidden></div>
+<main>
+  <section class="card wide">
+    <h2>Plugins</h2>
+    <div class="scroll">
+      <table class="plugins">
+        <thead><tr>
+          <th>Plugin</th><th>Status</th><th>Events</th><th class="num">Last hour</th><th class="num">Last day</th>
+          <th class="num">Success</th><th class="num">p50 / p95</th><th>Last error</th><th></th>
+        </tr></thead>
+        <tbody id="plugins"><tr><td colspan="9" class="empty">Loading…</td></tr></tbody>
+      </table>
+    </div>
+  </section>
+  <section class="card wide">
+    <h2>Deliveries per minute <span class="muted">last hour</span></h2>
+    <div id="chart"></div>
+    <div class="legend"><span class="key sent"></span>sent <span class="key retry"></span>retry <span class="key failed"></span>failed</div>
+  </section>
+  <section class="card">
+    <div class="card-head">
+      <h2>Live feed</h2>
+      <select id="feed-plugin" aria-label="Plugin"><option value="">All plugins</option></select>
+      <select id="feed-event" aria-label="Event type"><option value="">All events</option></select>
+    </div>
+    <ul id="feed" class="feed"></ul>
+  </section>
+  <section class="card">
+    <h2>Delivery</h2>
+    <div id="detail" class="detail"><p class="muted">Select a delivery in the feed to see its payload, headers and attempts.</p></div>
+  </section>
+</main>
+<div id="toast" class="toast" role="status" aria-live="polite"></div>
+</body>
+</html>
+`
+}

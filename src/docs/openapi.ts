@@ -1,0 +1,240 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import { Ajv } from 'ajv'
+import addFormatsModule from 'ajv-formats'
+import type { RouteOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import { ErrorResponse, errorBody } from '../http/error-response.ts'
+import { PUBLIC_URLS } from '../http/tenant.ts'
+import { version } from '../version.ts'
+import { BY_NAME, exampleOf } from './examples.ts'
+import { ROUTE_DOCS, TAGS, type RouteDoc } from './route-docs.ts'
+
+// ajv-formats is CommonJS; under NodeNext its callable sits on .default
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default
+
+/**
+ * The interactive docs' page: Swagger UI's own scripts and styles, all served
+ * from this server (no CDN); its "try it out" calls go to this origin only.
+ * Swagger UI injects one <style> element at run time, hence inline styles (and
+ * only styles: no inline script runs).
+ */
+export const DOCS_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; " +
+  "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+type Schema = Record<string, unknown>
+
+const SUCCESS: Record<string, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted: queued' }
+
+const STATUS_MEANING: Record<number, string> = {
+  400: 'Invalid request',
+  401: 'No valid API key',
+  403: 'The key may not do this',
+  404: 'Not found (another tenant’s resources are not found either)',
+  409: 'Conflicts with the current state',
+  413: 'Body larger than 1 MiB',
+  415: 'Body is not JSON',
+  422: 'Unprocessable',
+  429: 'Rate limit exceeded: wait for Retry-After',
+  503: 'Database unavailable: retry after Retry-After',
+}
+
+/** A message per code for the examples; a code not listed gets a generic one. */
+const MESSAGES: Record<string, string> = {
+  VALIDATION_ERROR: 'body.name must NOT have fewer than 1 characters',
+  TOO_DEEP: 'The JSON body is nested deeper than 32 levels',
+  MISSING_API_KEY: 'An API key is required: send `Authorization: Bearer <key>`',
+  INVALID_API_KEY: 'The API key is invalid or has been revoked',
+  ADMIN_KEY_REQUIRED: 'Managing API keys requires an admin API key',
+  OPERATOR_KEY_REQUIRED: 'Reading /metrics requires an operator API key (bin/admin keys create --operator)',
+  RATE_LIMITED: 'Rate limit of 6000 requests per minute exceeded; retry in 1 minute',
+  SERVICE_UNAVAILABLE: 'The database is unavailable; try again shortly',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'Request body is too large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: "Unsupported Media Type: text/plain",
+  UNKNOWN_EVENT: 'Unknown event types: product.exploded (see GET /api/event-types)',
+  SLUG_TAKEN: "A plugin with slug 'my-analytics' already exists",
+  RESERVED_SLUG: "The slug 'events' is reserved",
+  UNSAFE_WEBHOOK_URL: 'webhook_url is refused: 10.0.0.1 is a private address',
+  PLUGIN_DELETED: 'Delivery 42 belongs to a deleted plugin; nothing is delivered to it any more',
+}
+
+const RESOURCE: Record<string, string> = {
+  Plugins: "Plugin 'my-analytics'",
+  'Signing secrets': "Plugin 'my-analytics'",
+  'Events log': "Delivery '42'",
+  Products: "Product '12345678-1234-1234-1234-123456789012'",
+  Inventory: "Product '12345678-1234-1234-1234-123456789012'",
+  Customers: "Customer '12345678-1234-1234-1234-123456789012'",
+  Orders: "Order '12345678-1234-1234-1234-123456789012'",
+  'API keys': "API key '12345678-1234-1234-1234-123456789012'",
+}
+
+/** Where a property name reads differently for a resource: a product's name is not a plugin's. */
+const NAMES_BY_TAG: Record<string, Record<string, unknown>> = {
+  Products: { ...BY_NAME, name: 'Test Product' },
+  Inventory: { ...BY_NAME, name: 'Test Product' },
+  Customers: { ...BY_NAME, name: 'Ann Example' },
+  Orders: { ...BY_NAME, name: 'Test Product', status: 'pending' },
+  'Events log': { ...BY_NAME, status: 'sent' },
+  'API keys': { ...BY_NAME, name: 'ci' },
+}
+
+const tagOf = (url: string): string => TAGS.find(([prefix]) => prefix.test(url))?.[1] ?? 'Operations'
+
+/** `POST /api/plugins/:slug/test` → `postPluginsBySlugTest`: unique, stable, readable in generated clients. */
+function operationId(method: string, url: string): string {
+  const words = url
+    .split('/')
+    .filter((part) => part && part !== 'api')
+    .map((part) => (part.startsWith(':') ? `by-${part.slice(1)}` : part))
+    .join('-')
+    .split(/[^a-zA-Z0-9]+/)
+    .filter(Boolean)
+  const name = words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('') || 'Root'
+  return method.toLowerCase() + name
+}
+
+/**
+ * Adds generated or given examples to a copy of the route's schemas, and the
+ * documentation-only parts (summary, tags, error responses). The route itself
+ * is untouched: validation and serialisation never see any of this.
+ */
+function documenter() {
+  const ajv = new Ajv({ strict: false, allErrors: false })
+  addFormats(ajv)
+  const accepts = (schema: Schema, value: unknown): boolean => {
+    try {
+      return value !== undefined && ajv.validate(schema, value)
+    } catch {
+      return false
+    }
+  }
+  /** the schema with its example, if the schema accepts it; never an example that would be refused */
+  const withExample = (schema: Schema, example: unknown): Schema => (accepts(schema, example) ? { ...schema, examples: [example] } : schema)
+
+  const withPropertyExamples = (schema: Schema, names: Record<string, unknown>): Schema => {
+    const properties = schema.properties as Record<string, Schema> | undefined
+    if (!properties) return schema
+    const out: Record<string, Schema> = {}
+    for (const [name, property] of Object.entries(properties)) out[name] = withExample(property, exampleOf(property, name, names))
+    return { ...schema, properties: out }
+  }
+
+  const errorCodes = (schema: Schema, url: string, isPublic: boolean, doc: RouteDoc | undefined): Map<number, string[]> => {
+    const codes = new Map<number, string[]>()
+    const add = (status: number, ...list: string[]) => {
+      const known = codes.get(status) ?? []
+      codes.set(status, [...known, ...list.filter((c) => !known.includes(c))])
+    }
+    if (schema.body || schema.querystring || schema.params || schema.headers) add(400, 'VALIDATION_ERROR')
+    if (schema.body) add(400, 'TOO_DEEP')
+    if (!isPublic) add(401, 'MISSING_API_KEY', 'INVALID_API_KEY')
+    if (url.includes('/:')) add(404, 'NOT_FOUND')
+    for (const [status, list] of Object.entries(doc?.errors ?? {})) add(Number(status), ...(list ?? []))
+    if (schema.body) {
+      add(413, 'FST_ERR_CTP_BODY_TOO_LARGE')
+      add(415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    }
+    add(429, 'RATE_LIMITED')
+    // every route but the static ones reads the database
+    if (!['/', '/openapi.json'].includes(url) && !doc?.responses?.[503]) add(503, 'SERVICE_UNAVAILABLE')
+    return new Map([...codes].sort(([a], [b]) => a - b))
+  }
+
+  return function transform({ schema, url, route }: { schema: unknown; url: string; route: RouteOptions }) {
+    const given = (schema ?? {}) as Schema
+    if (given.hide) return { schema: given, url }
+    const method = Array.isArray(route.method) ? String(route.method[0]) : String(route.method)
+    const doc = ROUTE_DOCS[`${method} ${url}`]
+    const isPublic = route.config?.public === true || PUBLIC_URLS.has(url)
+    const tag = tagOf(url)
+    const names = NAMES_BY_TAG[tag] ?? BY_NAME
+
+    const response: Record<string, Schema> = {}
+    for (const [status, own] of Object.entries((given.response ?? {}) as Record<string, Schema>)) {
+      response[status] = withExample({ description: SUCCESS[status] ?? 'OK', ...own }, exampleOf(own, undefined, names))
+    }
+    for (const [status, extra] of Object.entries(doc?.responses ?? {})) {
+      if (extra.contentType) {
+        const media = { schema: extra.schema ?? {}, ...(extra.example !== undefined && { example: extra.example }) }
+        response[status] = { description: extra.description, content: { [extra.contentType]: media } }
+      } else if (extra.schema) {
+        response[status] = withExample({ ...extra.schema, description: extra.description }, extra.example ?? exampleOf(extra.schema, undefined, names))
+      } else {
+        response[status] = { description: extra.description, type: 'null' }
+      }
+    }
+    for (const [status, codes] of errorCodes(given, url, isPublic, doc)) {
+      const first = codes[0]!
+      const message = MESSAGES[first] ?? (first === 'NOT_FOUND' ? `${RESOURCE[tag] ?? 'Resource'} not found` : first.toLowerCase().replace(/_/g, ' '))
+      response[status] = {
+        ...ErrorResponse,
+        description: `${STATUS_MEANING[status] ?? 'Error'}: ${codes.map((c) => `\`${c}\``).join(', ')}`,
+        examples: [errorBody(status, first, message)],
+      }
+    }
+
+    const documented: Schema = {
+      ...given,
+      summary: doc?.summary ?? `${method} ${url}`,
+      ...(doc?.description && { description: doc.description }),
+      tags: [tag],
+      operationId: operationId(method, url),
+      ...(isPublic && { security: [] }),
+      ...(given.body ? { body: withExample(given.body as Schema, doc?.body ?? exampleOf(given.body, undefined, names)) } : {}),
+      ...(given.querystring ? { querystring: withPropertyExamples(given.querystring as Schema, names) } : {}),
+      ...(given.params ? { params: withPropertyExamples(given.params as Schema, names) } : {}),
+      response,
+    }
+    return { schema: documented, url }
+  }
+}
+
+/**
+ * The OpenAPI 3.1 document, generated from the routes' TypeBox schemas, at
+ * `/openapi.json`, and Swagger UI at `/docs`. Both need no key: they describe
+ * the API, they hold no tenant's data. Registered before the routes, so every
+ * route is seen.
+ */
+export const openApi = fp(
+  async (app) => {
+    const { config } = app.ctx
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'BetterCallSold plugin system',
+          version,
+          description:
+            'Webhook plugins for a BetterCallSold store: register a plugin, choose its events, and receive them signed ' +
+            '(Standard Webhooks), retried, and logged. Every error is JSON `{ statusCode, error, message, code }`; branch on `code`.\n\n' +
+            `Authentication: \`Authorization: Bearer <API key>\`${config.AUTH === 'required' ? ' (required on this server).' : ' (optional on this server: without a key a request acts as the default tenant).'}`,
+        },
+        components: {
+          securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key: `bin/admin keys create --tenant <uuid>`' } },
+        },
+        // with AUTH=off a request without a key is answered too: the empty requirement says so
+        security: config.AUTH === 'required' ? [{ bearerAuth: [] }] : [{ bearerAuth: [] }, {}],
+        tags: TAGS.map(([, name, description]) => ({ name, description })),
+      },
+      transform: documenter(),
+    })
+
+    app.get('/openapi.json', { config: { public: true } }, async () => app.swagger())
+
+    await app.register(async (docs) => {
+      // Swagger UI's pages and assets: public, with a CSP that lets them run
+      docs.addHook('onRoute', (route) => {
+        route.config = { ...route.config, public: true, csp: DOCS_CSP }
+      })
+      await docs.register(swaggerUi, {
+        routePrefix: '/docs',
+        // the validator badge would call a public service; there is no network to reach, and no need
+        validatorUrl: false,
+        uiConfig: { deepLinking: true, persistAuthorization: true, displayRequestDuration: true },
+      })
+    })
+  },
+  { name: 'openapi', dependencies: ['tenant'] },
+)

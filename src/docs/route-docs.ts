@@ -1,0 +1,247 @@
+import { Type, type TSchema } from '@sinclair/typebox'
+
+/**
+ * What the OpenAPI document says about each route beyond its schemas: a
+ * summary, a description, the error codes particular to it, and examples where
+ * the ones made from the schema (examples.ts) would not do. Keyed
+ * 'METHOD /url' as Fastify registers it; test/openapi.test.ts fails for a
+ * route that has no entry here.
+ */
+export interface RouteDoc {
+  summary: string
+  description?: string
+  /** error codes particular to this route, by status; those of every route are added (see openapi.ts) */
+  errors?: Partial<Record<number, string[]>>
+  /** the request body's example, when the one made from the schema would be refused by the route */
+  body?: unknown
+  /** responses the route's schema does not declare: 204s, and bodies that are not JSON */
+  responses?: Record<number, { description: string; contentType?: string; schema?: TSchema; example?: unknown }>
+}
+
+/** Tags, by URL prefix: the first that matches. */
+export const TAGS: [prefix: RegExp, tag: string, description: string][] = [
+  [/^\/api\/plugins\/events/, 'Events log', 'Deliveries: the log, their attempts, redelivery, the live stream and statistics'],
+  [/^\/api\/plugins\/[^/]+\/secret/, 'Signing secrets', 'Each plugin’s Standard Webhooks signing secret'],
+  [/^\/api\/plugins/, 'Plugins', 'Register, configure, pause and test webhook plugins'],
+  [/^\/api\/event-types/, 'Event catalog', 'Every event type, with the JSON Schema of its data'],
+  [/^\/api\/products\/[^/]+\/inventory/, 'Inventory', 'Stock levels; emit inventory.* events'],
+  [/^\/api\/products/, 'Products', 'The store’s products; writes emit product.* events'],
+  [/^\/api\/customers/, 'Customers', 'The store’s customers; writes emit customer.* events'],
+  [/^\/api\/orders/, 'Orders', 'Orders and their lifecycle; each step emits its order.* event'],
+  [/^\/api\/keys/, 'API keys', 'Keys of the caller’s tenant (admin keys only)'],
+  [/^\//, 'Operations', 'Health, metrics, this document and the dashboard'],
+]
+
+const Text = Type.String()
+
+const HealthResponse = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  database: Type.Object({ status: Type.String(), latency_ms: Type.Optional(Type.Integer()) }),
+  relay: Type.Object({ state: Type.String() }, { additionalProperties: true }),
+  backlog: Type.Optional(
+    Type.Object({ due: Type.Integer(), oldest_due_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) }),
+  ),
+})
+
+const SSE_EXAMPLE =
+  'retry: 2000\n\n' +
+  'id: 41:17\nevent: ready\ndata: {"tenant_id":"11111111-1111-1111-1111-111111111111","plugins":[],"events":[],"resumed":false}\n\n' +
+  'id: 42:17\nevent: created\ndata: {"change":"created","delivery_id":42,"webhook_id":"dlv_42","plugin":"my-analytics",' +
+  '"event":"product.created","status":"pending","attempts":0,"attempt":null,"created_at":"2024-01-15T10:30:00.000Z","at":"2024-01-15T10:30:00.000Z"}\n\n' +
+  'id: 42:18\nevent: sent\ndata: {"change":"sent","delivery_id":42,"webhook_id":"dlv_42","plugin":"my-analytics",' +
+  '"event":"product.created","status":"sent","attempts":1,"attempt":{"number":1,"status_code":200,"error":null,"duration_ms":12},' +
+  '"created_at":"2024-01-15T10:30:00.000Z","at":"2024-01-15T10:30:00.020Z"}\n\n' +
+  ': heartbeat\n\n'
+
+export const ROUTE_DOCS: Record<string, RouteDoc> = {
+  // --- operations
+  'GET /': {
+    summary: 'The monitoring dashboard',
+    description: 'A web page: every plugin with its numbers, deliveries per minute, the live feed, a delivery’s detail. Needs no key to load; it asks for one when the API does.',
+    responses: {
+      200: { description: 'The dashboard page', contentType: 'text/html', schema: Text, example: '<!doctype html>\n<html lang="en">…</html>' },
+    },
+  },
+  'GET /health': {
+    summary: 'Health of the database and the relay',
+    description: 'Public: a load balancer’s probe carries no key. 503 with `status: degraded` while the database does not answer.',
+    responses: {
+      200: { description: 'Healthy', schema: HealthResponse, example: { status: 'ok', database: { status: 'ok', latency_ms: 1 }, relay: { state: 'running' }, backlog: { due: 0, oldest_due_at: null } } },
+      503: { description: 'The database does not answer', schema: HealthResponse, example: { status: 'degraded', database: { status: 'unavailable' }, relay: { state: 'running' } } },
+    },
+  },
+  'GET /metrics': {
+    summary: 'Prometheus metrics',
+    description:
+      'Deliveries by plugin, event and outcome; attempt latency; backlog size and age of the oldest due delivery; claims per batch; ' +
+      'listener reconnects; HTTP requests; Node’s own. Spans every tenant, so with `AUTH=required` only an operator key reads it ' +
+      '(`bin/admin keys create --operator`), never a store’s own key.',
+    errors: { 403: ['OPERATOR_KEY_REQUIRED'] },
+    responses: {
+      200: {
+        description: 'Prometheus text exposition format',
+        contentType: 'text/plain; version=0.0.4',
+        schema: Text,
+        example: '# HELP bcs_deliveries_backlog Deliveries due now and not yet delivered\n# TYPE bcs_deliveries_backlog gauge\nbcs_deliveries_backlog 0\n',
+      },
+    },
+  },
+  'GET /openapi.json': {
+    summary: 'This OpenAPI document',
+    description: 'Generated from the routes’ own schemas. The interactive version is at `/docs`.',
+    responses: { 200: { description: 'OpenAPI 3.1 document', schema: Type.Object({ openapi: Type.String() }, { additionalProperties: true }) } },
+  },
+
+  // --- event catalog
+  'GET /api/event-types': {
+    summary: 'The event catalog',
+    description: 'Every event type a plugin can subscribe to, whether it is emitted yet, and the JSON Schema of its `data`; plus the envelope every webhook body shares.',
+  },
+
+  // --- plugins
+  'POST /api/plugins': {
+    summary: 'Register a plugin',
+    description:
+      'Creates a plugin that receives the listed events at `webhook_url`. The response carries its signing `secret`: this once ' +
+      '(and on `GET /api/plugins/{slug}/secret`).',
+    errors: { 400: ['UNKNOWN_EVENT', 'RESERVED_SLUG', 'TOO_LARGE', 'UNSAFE_WEBHOOK_URL'], 409: ['SLUG_TAKEN'] },
+    body: {
+      name: 'My Analytics Plugin',
+      slug: 'my-analytics',
+      webhook_url: 'https://myservice.example/webhooks/bettercallsold',
+      events: ['product.created', 'product.updated', 'order.created'],
+      config: { api_key: 'your-api-key', sync_frequency: 'realtime' },
+      metadata: { description: 'Analytics and tracking plugin', version: '1.0.0', author: 'Your Company' },
+    },
+  },
+  'GET /api/plugins': { summary: 'List plugins', description: 'Every plugin of the caller’s tenant, oldest first.' },
+  'GET /api/plugins/:slug': { summary: 'Get a plugin' },
+  'PUT /api/plugins/:slug': {
+    summary: 'Update a plugin',
+    description: 'Any subset of the fields, as the spec’s example sends them. `status: paused` holds its deliveries; `active` resumes them.',
+    errors: { 400: ['UNKNOWN_EVENT', 'TOO_LARGE', 'UNSAFE_WEBHOOK_URL'] },
+    body: { name: 'Updated Plugin Name', webhook_url: 'https://newurl.example/webhook', events: ['product.created', 'product.updated'], status: 'active' },
+  },
+  'PATCH /api/plugins/:slug': {
+    summary: 'Update a plugin (partial)',
+    description: 'The same as PUT: any subset of the fields.',
+    errors: { 400: ['UNKNOWN_EVENT', 'TOO_LARGE', 'UNSAFE_WEBHOOK_URL'] },
+    body: { status: 'paused' },
+  },
+  'DELETE /api/plugins/:slug': {
+    summary: 'Delete a plugin',
+    description: 'Nothing is delivered to it afterwards; its undelivered deliveries end as `cancelled`. The slug may be registered again.',
+    responses: { 204: { description: 'Deleted' } },
+  },
+  'POST /api/plugins/:slug/test': {
+    summary: 'Test a plugin’s connectivity',
+    description: 'Sends a signed `plugin.test` webhook now and reports how the endpoint answered (200 either way). It appears in the events log.',
+  },
+  'POST /api/plugins/:slug/enable': {
+    summary: 'Enable a disabled or paused plugin',
+    description: 'A plugin disabled automatically (410 Gone, or failing for too long) keeps its deliveries; enabling it sends them.',
+  },
+  'POST /api/plugins/:slug/recover': {
+    summary: 'Re-queue failed deliveries',
+    description: 'Makes every failed delivery of the plugin since `since` due again: further attempts of the same deliveries.',
+  },
+  'GET /api/plugins/:slug/secret': { summary: 'Get a plugin’s signing secret' },
+  'POST /api/plugins/:slug/secret/rotate': {
+    summary: 'Rotate a plugin’s signing secret',
+    description: 'Issues a new secret (or takes yours); the previous one keeps signing alongside it for the rotation grace period.',
+    errors: { 400: ['INVALID_SECRET'] },
+    body: {},
+  },
+
+  // --- events log
+  'GET /api/plugins/events': {
+    summary: 'The events log',
+    description: 'Deliveries, newest first, with their plugin, event, status and payload. Page with `before` (the last id you have).',
+  },
+  'POST /api/plugins/events': {
+    summary: 'Process pending webhooks now',
+    description: 'Delivers every delivery of the caller’s tenant that is due now, in this request, and reports the outcomes.',
+  },
+  'GET /api/plugins/events/:id': {
+    summary: 'A delivery, with its attempts',
+    description: 'The delivery, the headers it was sent with and every attempt, oldest first.',
+  },
+  'POST /api/plugins/events/:id/retry': {
+    summary: 'Redeliver a delivery',
+    description:
+      'Queues the delivery for another attempt now, whatever its status (a failed delivery included): a further attempt of the ' +
+      'same delivery, with the same `webhook-id`. A paused plugin’s delivery waits until the plugin resumes.',
+    errors: { 409: ['PLUGIN_DELETED'] },
+  },
+  'GET /api/plugins/events/stats': {
+    summary: 'Delivery statistics',
+    description: 'Per plugin over the last day: volume, outcomes, success rate, attempt latency p50/p95, latest error; and attempts per minute by outcome over the last hour.',
+  },
+  'GET /api/plugins/events/stream': {
+    summary: 'Live delivery changes (Server-Sent Events)',
+    description:
+      'A `text/event-stream` of the caller’s deliveries as they change. Event names: `created`, `sent`, `retry` (an attempt failed, ' +
+      'another follows), `failed` (for good), `requeued` (redelivery asked for); `ready` once live, `reset` when a resume gap was too ' +
+      'long to replay. Every event has an `id`; reconnect with `Last-Event-ID` to get what was missed. A `: heartbeat` comment ' +
+      'comes every STREAM_HEARTBEAT_MS.',
+    responses: { 200: { description: 'The event stream, open until the client leaves', contentType: 'text/event-stream', schema: Text, example: SSE_EXAMPLE } },
+  },
+
+  // --- products and inventory
+  'POST /api/products': {
+    summary: 'Create a product',
+    description: 'Emits `product.created` to every subscribed plugin, in the same transaction.',
+    errors: { 400: ['INVALID_PRICE'] },
+    body: { name: 'Test Product', description: 'This will trigger webhooks', price: 19.99 },
+  },
+  'GET /api/products': { summary: 'List products', description: 'Newest first; page with `cursor`.', errors: { 400: ['INVALID_CURSOR'] } },
+  'GET /api/products/:id': { summary: 'Get a product' },
+  'PUT /api/products/:id': { summary: 'Update a product', description: 'Any subset of the fields; emits `product.updated`.', errors: { 400: ['INVALID_PRICE'] } },
+  'PATCH /api/products/:id': { summary: 'Update a product (partial)', description: 'The same as PUT.', errors: { 400: ['INVALID_PRICE'] } },
+  'DELETE /api/products/:id': { summary: 'Delete a product', description: 'Emits `product.deleted`.', responses: { 204: { description: 'Deleted' } } },
+  'PUT /api/products/:id/inventory': {
+    summary: 'Set or adjust a product’s stock',
+    description: 'Exactly one of `quantity` (set) or `delta` (adjust). Emits `inventory.updated`, and `inventory.low` / `inventory.out` when a threshold is crossed.',
+    errors: { 400: ['INVALID_STOCK_CHANGE', 'STOCK_TOO_LARGE'], 409: ['INSUFFICIENT_STOCK'] },
+    body: { quantity: 10 },
+  },
+
+  // --- customers
+  'POST /api/customers': { summary: 'Create a customer', description: 'Emits `customer.created`.', errors: { 409: ['EMAIL_TAKEN'] } },
+  'GET /api/customers': { summary: 'List customers', errors: { 400: ['INVALID_CURSOR'] } },
+  'GET /api/customers/:id': { summary: 'Get a customer' },
+  'PUT /api/customers/:id': { summary: 'Update a customer', description: 'Emits `customer.updated`.', errors: { 409: ['EMAIL_TAKEN'] } },
+  'PATCH /api/customers/:id': { summary: 'Update a customer (partial)', description: 'The same as PUT.', errors: { 409: ['EMAIL_TAKEN'] } },
+  'DELETE /api/customers/:id': {
+    summary: 'Delete a customer',
+    errors: { 409: ['CUSTOMER_HAS_ORDERS'] },
+    responses: { 204: { description: 'Deleted' } },
+  },
+
+  // --- orders
+  'POST /api/orders': {
+    summary: 'Place an order',
+    description: 'Reserves stock and emits `order.created` (and inventory events).',
+    errors: { 400: ['UNKNOWN_CUSTOMER', 'UNKNOWN_PRODUCT', 'DUPLICATE_PRODUCT', 'AMOUNT_TOO_LARGE'], 409: ['INSUFFICIENT_STOCK', 'PRODUCT_UNAVAILABLE'] },
+  },
+  'GET /api/orders': { summary: 'List orders', errors: { 400: ['INVALID_CURSOR'] } },
+  'GET /api/orders/:id': { summary: 'Get an order' },
+  'POST /api/orders/:id/pay': { summary: 'Mark an order paid', description: 'Emits `order.paid`.', errors: { 409: ['INVALID_TRANSITION'] }, body: {} },
+  'POST /api/orders/:id/ship': { summary: 'Ship an order', description: 'Emits `order.shipped`.', errors: { 409: ['INVALID_TRANSITION'] } },
+  'POST /api/orders/:id/deliver': { summary: 'Mark an order delivered', description: 'Emits `order.delivered`.', errors: { 409: ['INVALID_TRANSITION'] }, body: {} },
+  'POST /api/orders/:id/cancel': {
+    summary: 'Cancel an order',
+    description: 'Releases its stock; emits `order.cancelled`.',
+    errors: { 409: ['INVALID_TRANSITION'] },
+  },
+
+  // --- API keys
+  'POST /api/keys': {
+    summary: 'Create an API key',
+    description: 'The key is in this response only; it is stored as a hash.',
+    errors: { 403: ['ADMIN_KEY_REQUIRED'] },
+    body: { name: 'ci', admin: false },
+  },
+  'GET /api/keys': { summary: 'List API keys', description: 'By prefix; a key itself is never shown again.', errors: { 403: ['ADMIN_KEY_REQUIRED'] } },
+  'DELETE /api/keys/:id': { summary: 'Revoke an API key', errors: { 403: ['ADMIN_KEY_REQUIRED'] }, responses: { 204: { description: 'Revoked' } } },
+}

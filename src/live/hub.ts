@@ -1,0 +1,160 @@
+import pgListen, { type Subscriber } from 'pg-listen'
+import type { Logger } from 'pino'
+import type { Database } from '../db/database.ts'
+import { DELIVERY_CHANNEL } from '../outbox/emit.ts'
+import { reconnectDelayMs } from '../relay/listener.ts'
+import { CHANGES_CHANNEL, parseChanges, type Change } from './changes.ts'
+import { createdSince, currentCursor, readChanges, type ChangeFilter, type LiveChange } from './change-queries.ts'
+
+// pg-listen is CommonJS; under NodeNext its callable export sits on .default
+const createSubscriber = pgListen.default
+
+/** Rows read per query; a burst larger than this is read in several. */
+const BATCH = 500
+
+interface Client {
+  filter: ChangeFilter
+  plugins: Set<string>
+  events: Set<string>
+  send: (change: LiveChange) => void
+}
+
+/**
+ * The live stream's one link to the database, per process: it LISTENs on the
+ * relays' channel (new deliveries) and on the changes channel (outcomes,
+ * requeues), reads what changed once per notification burst, and fans it out in
+ * memory to every stream client whose tenant and filters match. Nothing polls;
+ * with no client connected, notifications are ignored without a query.
+ */
+export class ChangeHub {
+  private readonly clients = new Set<Client>()
+  private subscriber: Subscriber | undefined
+  private started: Promise<void> | undefined
+  /** the newest delivery id announced as created; null while nobody listens */
+  private createdCursor: number | null = null
+  private pending: Change[] = []
+  private lookForCreated = false
+  private working: Promise<void> | undefined
+  private closed = false
+
+  constructor(
+    private readonly db: Database,
+    private readonly connectionString: string,
+    private readonly log: Logger,
+  ) {}
+
+  get clientCount(): number {
+    return this.clients.size
+  }
+
+  /**
+   * Adds a client; resolves once the hub is listening, so that nothing committed
+   * after this returns is missed. Returns the function that removes it.
+   */
+  async subscribe(filter: ChangeFilter, send: (change: LiveChange) => void): Promise<() => void> {
+    const client: Client = { filter, plugins: new Set(filter.plugins), events: new Set(filter.events), send }
+    this.clients.add(client)
+    try {
+      await this.start()
+      // the first client after a quiet spell: creations start counting from now
+      this.createdCursor ??= (await currentCursor(this.db)).delivery
+    } catch (error) {
+      this.clients.delete(client)
+      throw error
+    }
+    return () => {
+      this.clients.delete(client)
+      if (this.clients.size === 0) this.createdCursor = null
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    this.clients.clear()
+    await this.started?.catch(() => {})
+    await this.subscriber?.close().catch(() => {})
+    await this.working
+  }
+
+  private start(): Promise<void> {
+    this.started ??= this.connect().catch((error) => {
+      this.started = undefined
+      throw error
+    })
+    return this.started
+  }
+
+  private async connect(): Promise<void> {
+    const subscriber = createSubscriber(
+      { connectionString: this.connectionString, query_timeout: 5000, keepAlive: true },
+      // keep the payload as text (pg-listen would JSON.parse it); never give up reconnecting
+      { parse: (payload: string) => payload, retryInterval: (n) => reconnectDelayMs(n), retryTimeout: 0, paranoidChecking: 10_000 },
+    )
+    subscriber.notifications.on(CHANGES_CHANNEL, (payload: string | undefined) => {
+      if (this.clients.size === 0) return
+      this.pending.push(...parseChanges(payload))
+      this.schedule()
+    })
+    subscriber.notifications.on(DELIVERY_CHANNEL, () => {
+      if (this.clients.size === 0) return
+      this.lookForCreated = true
+      this.schedule()
+    })
+    // notifications sent while reconnecting are lost; creations are caught up by cursor
+    subscriber.events.on('connected', () => {
+      this.lookForCreated = true
+      this.schedule()
+    })
+    subscriber.events.on('reconnect', (attempt) => this.log.warn({ attempt }, 'live stream listener lost its connection; reconnecting'))
+    subscriber.events.on('error', (error) => this.log.error({ err: error }, 'live stream listener error'))
+    this.subscriber = subscriber
+    await subscriber.connect()
+    await subscriber.listenTo(CHANGES_CHANNEL)
+    await subscriber.listenTo(DELIVERY_CHANNEL)
+  }
+
+  /** One reader at a time: notifications arriving meanwhile are folded into its next round. */
+  private schedule(): void {
+    this.working ??= this.work()
+      .catch((error) => this.log.error({ err: error }, 'live stream could not read delivery changes'))
+      .finally(() => {
+        this.working = undefined
+        if (!this.closed && this.clients.size > 0 && (this.pending.length > 0 || this.lookForCreated)) this.schedule()
+      })
+  }
+
+  private async work(): Promise<void> {
+    while (!this.closed && (this.pending.length > 0 || this.lookForCreated)) {
+      if (this.clients.size === 0) {
+        this.pending = []
+        this.lookForCreated = false
+        this.createdCursor = null
+        return
+      }
+      const tenants = [...new Set([...this.clients].map((c) => c.filter.tenantId))]
+      if (this.lookForCreated && this.createdCursor !== null) {
+        this.lookForCreated = false
+        let read: { changes: LiveChange[]; cursor: number }
+        do {
+          read = await createdSince(this.db, this.createdCursor, tenants, BATCH)
+          this.createdCursor = read.cursor
+          this.fanOut(read.changes)
+        } while (read.changes.length === BATCH && !this.closed)
+      }
+      this.lookForCreated = false
+      const changes = this.pending.splice(0, BATCH)
+      if (changes.length > 0) this.fanOut(await readChanges(this.db, changes, tenants))
+    }
+  }
+
+  private fanOut(changes: LiveChange[]): void {
+    for (const change of changes) {
+      for (const client of this.clients) {
+        if (client.filter.tenantId !== change.tenantId) continue
+        if (client.plugins.size > 0 && !client.plugins.has(change.data.plugin)) continue
+        if (client.events.size > 0 && !client.events.has(change.data.event)) continue
+        client.send(change)
+      }
+    }
+  }
+}

@@ -1,0 +1,148 @@
+import { PassThrough } from 'node:stream'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { liveStreamClients } from '../metrics/process-metrics.ts'
+import { changesSince, currentCursor, type ChangeFilter, type LiveChange } from './change-queries.ts'
+import { ChangeHub } from './hub.ts'
+
+/** Most changes replayed on resume; a longer gap is answered with `reset` (reload, then follow). */
+export const REPLAY_LIMIT = 1000
+/** A client this far behind (bytes queued for it) is cut off; it reconnects and resumes from its last id. */
+const MAX_QUEUED_BYTES = 1024 * 1024
+/** How soon a browser's EventSource reconnects after the stream ends. */
+const RECONNECT_MS = 2000
+
+export interface Cursor {
+  delivery: number
+  attempt: number
+}
+
+/** `Last-Event-ID` is `<delivery id>:<attempt id>`: the newest creation and attempt the client has seen. */
+export const formatCursor = (c: Cursor): string => `${c.delivery}:${c.attempt}`
+export function parseCursor(value: string | undefined): Cursor | null {
+  const match = /^(\d{1,16}):(\d{1,16})$/.exec(value?.trim() ?? '')
+  return match ? { delivery: Number(match[1]), attempt: Number(match[2]) } : null
+}
+
+const list = (value: string | undefined): string[] =>
+  (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+
+export const StreamQuery = Type.Object(
+  {
+    plugin: Type.Optional(Type.String({ maxLength: 1000, description: 'Only these plugins: slugs, comma-separated' })),
+    event: Type.Optional(Type.String({ maxLength: 2000, description: 'Only these event types, comma-separated' })),
+  },
+  { additionalProperties: false },
+)
+
+const StreamHeaders = Type.Object({
+  'last-event-id': Type.Optional(
+    Type.String({ maxLength: 40, description: 'Resume after this event id (browsers send it on reconnect)' }),
+  ),
+})
+
+/**
+ * `GET /api/plugins/events/stream`: delivery changes as Server-Sent Events, of
+ * the caller's tenant, fed by the process's one ChangeHub. Each event carries an
+ * id to resume from; a comment line every STREAM_HEARTBEAT_MS keeps proxies
+ * from closing an idle stream and lets the client notice a dead one.
+ */
+const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { database, config, logger } = app.ctx
+  const db = database.db
+  const connectionString = database.pool.options.connectionString
+  if (!connectionString) throw new Error('the live stream needs the database pool to have a connection string')
+  const hub = new ChangeHub(db, connectionString, logger)
+  const streams = new Set<PassThrough>()
+
+  const heartbeat = setInterval(() => {
+    for (const stream of streams) stream.write(': heartbeat\n\n')
+  }, config.STREAM_HEARTBEAT_MS).unref()
+
+  // open streams would hold app.close() forever: end them first
+  app.addHook('preClose', async () => {
+    clearInterval(heartbeat)
+    for (const stream of streams) stream.end()
+  })
+  app.addHook('onClose', async () => {
+    await hub.close()
+  })
+
+  app.get(
+    '/api/plugins/events/stream',
+    { schema: { querystring: StreamQuery, headers: StreamHeaders } },
+    async (request, reply) => {
+      const filter: ChangeFilter = { tenantId: request.tenantId, plugins: list(request.query.plugin), events: list(request.query.event) }
+      const stream = new PassThrough()
+      const seen = new Set<string>()
+      let cursor: Cursor = { delivery: 0, attempt: 0 }
+      let live = false
+      const held: LiveChange[] = []
+
+      const write = (change: LiveChange) => {
+        // a change both replayed and announced live is sent once
+        const key = `${change.data.delivery_id}:${change.data.change}:${change.attemptCursor ?? change.deliveryCursor ?? change.data.at}`
+        if (seen.has(key)) return
+        if (seen.size < REPLAY_LIMIT * 2) seen.add(key)
+        cursor = {
+          delivery: Math.max(cursor.delivery, change.deliveryCursor ?? 0),
+          attempt: Math.max(cursor.attempt, change.attemptCursor ?? 0),
+        }
+        stream.write(`id: ${formatCursor(cursor)}\nevent: ${change.data.change}\ndata: ${JSON.stringify(change.data)}\n\n`)
+        if (stream.writableLength + stream.readableLength > MAX_QUEUED_BYTES) {
+          request.log.warn('live stream client too slow; disconnecting it (it resumes from its last event id)')
+          stream.end()
+        }
+      }
+
+      const unsubscribe = await hub.subscribe(filter, (change) => (live ? write(change) : held.push(change)))
+      const close = () => {
+        unsubscribe()
+        if (streams.delete(stream)) liveStreamClients.dec()
+        if (!stream.writableEnded) stream.end()
+      }
+      reply.raw.on('close', close)
+      stream.on('finish', close)
+      try {
+        const now = await currentCursor(db)
+        const resumeFrom = parseCursor(request.headers['last-event-id'])
+        stream.write(`retry: ${RECONNECT_MS}\n\n`)
+        if (resumeFrom) {
+          cursor = resumeFrom
+          const missed = await changesSince(db, filter, resumeFrom, REPLAY_LIMIT)
+          if (missed.truncated) {
+            // too much to replay: the client reloads what it shows, then follows from now
+            cursor = now
+            stream.write(`id: ${formatCursor(cursor)}\nevent: reset\ndata: {"reason":"more than ${REPLAY_LIMIT} changes missed"}\n\n`)
+          } else {
+            for (const change of missed.changes) write(change)
+          }
+        } else {
+          cursor = now
+        }
+        live = true
+        for (const change of held.splice(0)) write(change)
+        const ready = { tenant_id: filter.tenantId, plugins: filter.plugins, events: filter.events, resumed: resumeFrom !== null }
+        stream.write(`id: ${formatCursor(cursor)}\nevent: ready\ndata: ${JSON.stringify(ready)}\n\n`)
+      } catch (error) {
+        close()
+        throw error
+      }
+      if (!stream.writableEnded) {
+        streams.add(stream)
+        liveStreamClients.inc()
+      }
+      return reply
+        .header('content-type', 'text/event-stream; charset=utf-8')
+        .header('cache-control', 'no-store')
+        // nginx and friends must pass each event on at once
+        .header('x-accel-buffering', 'no')
+        .send(stream)
+    },
+  )
+}
+
+export default streamRoutes
