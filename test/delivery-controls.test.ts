@@ -10,6 +10,7 @@ import { recordOutcomes, type RecordedOutcome } from '../src/relay/sql/record-ou
 import { startApp, type TestApp } from './helpers/app.ts'
 import { testDatabase } from './helpers/db.ts'
 import { startReceiver } from './helpers/receiver.ts'
+import { openStream } from './helpers/sse.ts'
 import { waitFor } from './helpers/wait.ts'
 
 const policy = { afterFailures: 100, afterDays: 5 }
@@ -93,6 +94,7 @@ t.test('429 and 503 with Retry-After are honoured, up to a bound', async (t) => 
 t.test('410 Gone disables the plugin at once; it keeps its delivery and resumes with enable', async (t) => {
   const receiver = await startReceiver(t, 410)
   const app = await startApp(t)
+  const stream = await openStream(t, `${app.url}/api/plugins/events/stream`)
   await register(app, receiver.url)
   await app.request('POST', '/api/products', { name: 'kept' })
   const plugin = await waitFor(async () => {
@@ -100,6 +102,8 @@ t.test('410 Gone disables the plugin at once; it keeps its delivery and resumes 
     return p.status === 'disabled' && p
   }, { message: 'plugin disabled' })
   t.match(plugin, { disabled_reason: /410 Gone/, disabled_at: String })
+  await stream.waitFor((events) => events.some((e) => e.event === 'disabled'), 'the live stream says so')
+  t.match(stream.events.find((e) => e.event === 'disabled')!.data, { plugin: 'p', attempt: { status_code: 410 } })
   const [delivery] = await log(app)
   t.match(delivery, { status: 'retry', attempts: 1, last_status_code: 410, next_attempt_at: null }, 'kept, waiting for the plugin')
   t.equal((await app.request('POST', '/api/plugins/events')).body.processed, 0, 'nothing goes to a disabled plugin')

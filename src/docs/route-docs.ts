@@ -181,7 +181,7 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     summary: 'Live delivery changes (Server-Sent Events)',
     description:
       'A `text/event-stream` of the caller’s deliveries as they change. Event names: `created`, `sent`, `retry` (an attempt failed, ' +
-      'another follows), `failed` (for good), `requeued` (redelivery asked for); `ready` once live, `reset` when a resume gap was too ' +
+      'another follows), `failed` (for good), `requeued` (redelivery asked for), `disabled` (this attempt disabled its plugin); `ready` once live, `reset` when a resume gap was too ' +
       'long to replay. Every event has an `id`; reconnect with `Last-Event-ID` to get what was missed. A `: heartbeat` comment ' +
       'comes every STREAM_HEARTBEAT_MS.',
     responses: { 200: { description: 'The event stream, open until the client leaves', contentType: 'text/event-stream', schema: Text, example: SSE_EXAMPLE } },

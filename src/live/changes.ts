@@ -10,10 +10,11 @@ export const CHANGES_CHANNEL = 'bcs_delivery_changes'
 export const CHANGES_PER_NOTIFY = 200
 
 /** What happened to a delivery, as the stream names it. */
-export type ChangeKind = 'created' | 'sent' | 'retry' | 'failed' | 'requeued'
+/** `disabled`: this attempt disabled its plugin (410 Gone, or the last of a run of failures). */
+export type ChangeKind = 'created' | 'sent' | 'retry' | 'failed' | 'requeued' | 'disabled'
 
-/** The letters the SQL writers use: the first letter of the outcome status, `q` for a manual retry. */
-const LETTERS: Record<string, ChangeKind> = { s: 'sent', r: 'retry', f: 'failed', q: 'requeued' }
+/** The letters the SQL writers use: the first letter of the outcome status, `q` for a manual retry, `d` for an attempt that disabled its plugin. */
+const LETTERS: Record<string, ChangeKind> = { s: 'sent', r: 'retry', f: 'failed', q: 'requeued', d: 'disabled' }
 
 export interface Change {
   id: number

@@ -57,7 +57,7 @@ const text = `
            updated_at = now()
       from outcome o
      where d.id = o.id and d.lease_id = o.lease_id
-    returning d.id, d.status
+    returning d.id, d.status, d.plugin_id
   ),
   attempts as (
     insert into delivery_attempts (delivery_id, attempt, status_code, error, duration_ms)
@@ -100,8 +100,9 @@ const text = `
   -- for the live stream (src/live/changes.ts): "41s,42r", sent on commit, chunked under the payload cap
   notified as (
     select count(pg_notify('${CHANGES_CHANNEL}', chunk.changes)) as notifications
-      from (select string_agg(r.id || left(r.status, 1), ',') as changes
-              from (select id, status, (row_number() over ()) / ${CHANGES_PER_NOTIFY} as n from recorded) r
+      from (select string_agg(r.id || case when r.plugin_id in (select plugin_id from verdict where reason is not null)
+                                           then 'd' else left(r.status, 1) end, ',') as changes
+              from (select id, status, plugin_id, (row_number() over ()) / ${CHANGES_PER_NOTIFY} as n from recorded) r
              group by r.n) chunk
   )
   -- the cross join with notified's one row is what makes Postgres evaluate it
