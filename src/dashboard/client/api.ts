@@ -47,25 +47,8 @@ export interface Plugin {
   webhook_url: string
 }
 
-export interface PluginStats {
-  plugin: string
-  last_hour: number
-  last_day: number
-  sent: number
-  failed: number
-  success_rate: number | null
-  p50_ms: number | null
-  p95_ms: number | null
-  last_error: string | null
-  last_error_at: string | null
-}
-
-export interface MinuteCount {
-  minute: string
-  sent: number
-  retry: number
-  failed: number
-}
+// The server's own response types: erased when bundled, so the two cannot drift.
+export type { MinuteCount, PluginStats } from '../../deliveries/delivery.stats.ts'
 
 export interface Delivery {
   id: number
