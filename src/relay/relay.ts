@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { leaseMs, type Config } from '../config.ts'
@@ -31,7 +32,6 @@ const MAINTENANCE_INTERVAL_MS = 60_000
 interface InFlight {
   id: number
   leaseId: string
-  controller: AbortController
   done: Promise<unknown>
 }
 
@@ -54,7 +54,11 @@ export class Relay {
   private readonly inFlight = new Map<number, InFlight>()
   private listener: Listener | undefined
   private loopDone: Promise<void> | undefined
-  private sleeper: AbortController | undefined
+  private wakeSleeper: (() => void) | undefined
+  /** aborts every in-flight POST when the shutdown grace runs out (one signal for all: no allocation per delivery) */
+  private readonly shutdown = new AbortController()
+  private lastClaimSize = 0
+  private completedSinceClaim = 0
   private wakeRequested = false
   private moreMayBeDue = false
   private maintenance: NodeJS.Timeout | undefined
@@ -67,6 +71,8 @@ export class Relay {
     /** decrypts the plugins' signing secrets (src/secrets/secrets-key.ts loads it at start) */
     cipher: SecretCipher,
   ) {
+    // every in-flight POST listens on the one shutdown signal
+    setMaxListeners(0, this.shutdown.signal)
     this.dispatcher = new Dispatcher(handle.pool, config, log, new SigningKeys(handle.db, cipher))
   }
 
@@ -112,7 +118,7 @@ export class Relay {
   /** Look for due work now (a NOTIFY, a reconnect, a freed slot). Coalesces: many wakes, one claim. */
   wake(): void {
     this.wakeRequested = true
-    this.sleeper?.abort()
+    this.wakeSleeper?.()
   }
 
   private async loop(): Promise<void> {
@@ -127,7 +133,11 @@ export class Relay {
           claimBatchSize.observe(rows.length)
           this.lastClaimError = null
           failures = 0
-          this.moreMayBeDue = rows.length === free
+          // a claim can come back short because of per-plugin caps while more is due,
+          // so only an empty claim means "nothing to do until woken"
+          this.moreMayBeDue = rows.length > 0
+          this.lastClaimSize = rows.length
+          this.completedSinceClaim = 0
           for (const row of rows) this.start1(row, leaseId)
         } catch (error) {
           // the database is away: back off instead of hot-looping, the poll resumes us
@@ -145,9 +155,8 @@ export class Relay {
   }
 
   private start1(row: Parameters<Dispatcher['deliver']>[0], leaseId: string): void {
-    const controller = new AbortController()
     const done = this.dispatcher
-      .deliver(row, leaseId, { signal: controller.signal })
+      .deliver(row, leaseId, { signal: this.shutdown.signal })
       .then(({ status, delayMs }) => {
         if (status === 'sent') this.delivered++
         // a retry due before the next poll wakes the loop itself, on time
@@ -158,17 +167,28 @@ export class Relay {
       .catch((error) => this.log.error({ err: error, delivery: row.id }, 'delivery crashed; its lease will expire and it will be retried'))
       .finally(() => {
         this.inFlight.delete(row.id)
-        // refill in batches, not one claim per finished delivery
-        const free = this.config.RELAY_CONCURRENCY - this.inFlight.size
-        if (this.moreMayBeDue && (free >= Math.ceil(this.config.RELAY_CONCURRENCY / 4) || this.inFlight.size === 0)) this.wake()
+        // refill in batches, not one claim per finished delivery: once half of the
+        // last claim is done (or everything is)
+        this.completedSinceClaim++
+        if (this.moreMayBeDue && (this.completedSinceClaim >= Math.ceil(this.lastClaimSize / 2) || this.inFlight.size === 0)) {
+          this.wake()
+        }
       })
-    this.inFlight.set(row.id, { id: row.id, leaseId, controller, done })
+    this.inFlight.set(row.id, { id: row.id, leaseId, done })
   }
 
-  private async sleep(ms: number): Promise<void> {
-    this.sleeper = new AbortController()
-    await sleep(ms, undefined, { signal: this.sleeper.signal }).catch(() => {})
-    this.sleeper = undefined
+  /** Sleeps until `ms` pass or wake() is called. A plain timer: wakes are frequent, and an aborted signal costs an exception each. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(finish, ms)
+      this.wakeSleeper = finish
+      const self = this
+      function finish() {
+        clearTimeout(timer)
+        self.wakeSleeper = undefined
+        resolve()
+      }
+    })
   }
 
   /**
@@ -184,7 +204,7 @@ export class Relay {
     }
     this.state = 'stopping'
     clearInterval(this.maintenance)
-    this.sleeper?.abort()
+    this.wakeSleeper?.()
     await this.loopDone
     const pending = [...this.inFlight.values()]
     if (pending.length > 0) {
@@ -192,7 +212,7 @@ export class Relay {
       const all = Promise.allSettled(pending.map((p) => p.done))
       const timer = sleep(graceMs, 'timeout' as const)
       if ((await Promise.race([all, timer])) === 'timeout') {
-        for (const p of this.inFlight.values()) p.controller.abort()
+        this.shutdown.abort()
       }
       // after an abort, outcomes and releases are written; if the database is gone, give up
       // after one more grace period: leases expire and the deliveries are redelivered

@@ -52,54 +52,54 @@ const text = `
   ),
   -- Per plugin: its due fresh deliveries and its due retries, interleaved (fresh,
   -- retry, fresh, …), so fresh ones are never queued behind a mountain of retries
-  -- and retries are never starved by a stream of fresh ones.
+  -- and retries are never starved by a stream of fresh ones. Rows are locked where
+  -- they are read (skip locked), so relays claiming at the same moment take
+  -- different rows instead of colliding on the same oldest ones.
   candidates as (
     select c.id, c.next_attempt_at
       from quota q
      cross join lateral (
        select k.id, k.next_attempt_at
-         from ((select d.id, d.next_attempt_at, 0 as kind,
-                       row_number() over (order by d.next_attempt_at, d.id) as turn
-                  from deliveries d
-                 where not q.ordered and d.plugin_id = q.plugin_id
-                   and d.status = 'pending' and d.next_attempt_at <= now()
-                 order by d.next_attempt_at, d.id
-                 limit greatest(q.free, 0))
+         from ((select f.id, f.next_attempt_at, 0 as kind, row_number() over (order by f.next_attempt_at, f.id) as turn
+                  from (select d.id, d.next_attempt_at
+                          from deliveries d
+                         where not q.ordered and d.plugin_id = q.plugin_id
+                           and d.status = 'pending' and d.next_attempt_at <= now()
+                         order by d.next_attempt_at, d.id
+                         limit greatest(q.free, 0)
+                           for update skip locked) f)
                union all
-               (select d.id, d.next_attempt_at, 1 as kind,
-                       row_number() over (order by d.next_attempt_at, d.id) as turn
-                  from deliveries d
-                 where not q.ordered and d.plugin_id = q.plugin_id
-                   and d.status = 'retry' and d.next_attempt_at <= now()
-                 order by d.next_attempt_at, d.id
-                 limit greatest(q.free, 0))
+               (select r.id, r.next_attempt_at, 1 as kind, row_number() over (order by r.next_attempt_at, r.id) as turn
+                  from (select d.id, d.next_attempt_at
+                          from deliveries d
+                         where not q.ordered and d.plugin_id = q.plugin_id
+                           and d.status = 'retry' and d.next_attempt_at <= now()
+                         order by d.next_attempt_at, d.id
+                         limit greatest(q.free, 0)
+                           for update skip locked) r)
                union all
-               -- an ordered plugin's head: its oldest undelivered delivery, due or not
-               (select d.id, d.next_attempt_at, 0 as kind, 1 as turn
-                  from deliveries d
-                 where q.ordered and d.plugin_id = q.plugin_id
-                   and d.status in ('pending', 'retry')
-                 order by d.id
-                 limit greatest(q.free, 0))) k
+               -- an ordered plugin's head (its oldest undelivered delivery), if due;
+               -- while the head is in flight or locked, nothing
+               (select o.id, o.next_attempt_at, 0 as kind, 1 as turn
+                  from (select d.id, d.next_attempt_at
+                          from deliveries d
+                         where q.ordered and q.free > 0
+                           and d.id = (select min(h.id) from deliveries h
+                                        where h.plugin_id = q.plugin_id and h.status in ('pending', 'retry'))
+                           and d.next_attempt_at <= now()
+                           for update skip locked) o)) k
         order by k.turn, k.kind
         limit greatest(q.free, 0)
      ) c
-     where c.next_attempt_at <= now()
      order by c.next_attempt_at, c.id
      limit $1
-  ),
-  due as (
-    select d.id, d.plugin_id
-      from deliveries d join candidates c on c.id = d.id
-     where d.status in ('pending', 'retry') and d.next_attempt_at <= now()
-       for update of d skip locked
   ),
   claimed as (
     update deliveries d
        set lease_id = $2::uuid,
            next_attempt_at = now() + $3::integer * interval '1 millisecond'
-      from due join plugins p on p.id = due.plugin_id
-     where d.id = due.id and p.status = 'active'
+      from candidates c, plugins p
+     where d.id = c.id and p.id = d.plugin_id and p.status = 'active'
     returning d.id, d.attempts, d.event_id, d.plugin_id, p.slug, p.webhook_url, p.retry_policy
   )
   select c.id, c.attempts, c.plugin_id, c.slug, c.webhook_url, c.retry_policy, e.type, e.body,
