@@ -1,0 +1,169 @@
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { fileURLToPath } from 'node:url'
+
+export const SCENARIOS = ['drain', 'latency', 'write', 'history', 'memory'] as const
+export type ScenarioName = (typeof SCENARIOS)[number]
+
+export interface BenchOptions {
+  quick: boolean
+  /** repetitions of every measured run; the median and range are reported */
+  runs: number
+  /** keep-alive sockets and deliveries in flight, per relay and for the ceiling and the peer */
+  concurrency: number
+  /** committed deliveries drained per run (through the real write path) */
+  drain: number
+  relays: number[]
+  /** delivered history under the two history runs */
+  history: [small: number, large: number]
+  /** pending backlog of the memory run, and how many of it are drained while RSS is watched */
+  memoryBacklog: number
+  memoryDrain: number
+  latencyRates: number[]
+  latencySeconds: number
+  writeSeconds: number
+  writeConnections: number
+  writePlugins: number[]
+  /** claims timed per history database */
+  claimSamples: number
+  /** an extra, unmeasured drain of one relay (and a ceiling run) under --cpu-prof */
+  profile: boolean
+  only: ScenarioName[]
+  /**
+   * another bin/relay (e.g. a copy of the tree with a proposed change) drained as
+   * one more contender beside ours: before and after, side by side
+   */
+  candidate: string | undefined
+  /** extra settings for every relay (KEY=VALUE,…), applied last: experiments with the relay's configuration */
+  relayEnv: Record<string, string>
+  /** admin URL of a running PostgreSQL to use instead of starting the embedded one */
+  pgUrl: string | undefined
+  out: string
+}
+
+const FULL = {
+  runs: 3,
+  concurrency: 50,
+  drain: 50_000,
+  relays: [1, 2, 4],
+  history: [10_000, 1_000_000] as [number, number],
+  memoryBacklog: 1_000_000,
+  memoryDrain: 50_000,
+  latencyRates: [100, 1000],
+  latencySeconds: 20,
+  writeSeconds: 10,
+  writeConnections: 10,
+  writePlugins: [0, 1, 10],
+  claimSamples: 200,
+}
+
+/** `--quick`: every scenario, tiny, once; the 1 M rows become a few thousand. For the test that keeps the bench alive. */
+const QUICK: typeof FULL = {
+  runs: 1,
+  concurrency: 50,
+  drain: 400,
+  relays: [1, 2],
+  history: [100, 2_000],
+  memoryBacklog: 3_000,
+  memoryDrain: 400,
+  // the full rates are a load test; quick only checks that the path works
+  latencyRates: [50, 200],
+  latencySeconds: 1,
+  writeSeconds: 1,
+  writeConnections: 10,
+  writePlugins: [0, 1, 10],
+  claimSamples: 20,
+}
+
+const int = (name: string, value: string): number => {
+  const n = Number(value.replaceAll('_', ''))
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a whole number, got ${value}`)
+  return n
+}
+const ints = (name: string, value: string): number[] => value.split(',').map((v) => int(name, v.trim()))
+
+/** Flags, or BENCH_<FLAG> variables (BENCH_DRAIN=20000), over the full or --quick sizes. */
+export function benchOptions(argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' },
+      runs: { type: 'string' },
+      concurrency: { type: 'string' },
+      drain: { type: 'string' },
+      relays: { type: 'string' },
+      history: { type: 'string' },
+      'memory-backlog': { type: 'string' },
+      'memory-drain': { type: 'string' },
+      'latency-rates': { type: 'string' },
+      'latency-seconds': { type: 'string' },
+      'write-seconds': { type: 'string' },
+      'write-connections': { type: 'string' },
+      'write-plugins': { type: 'string' },
+      'claim-samples': { type: 'string' },
+      profile: { type: 'boolean' },
+      'no-profile': { type: 'boolean' },
+      only: { type: 'string' },
+      'relay-env': { type: 'string' },
+      candidate: { type: 'string' },
+      'pg-url': { type: 'string' },
+      out: { type: 'string' },
+    },
+    strict: true,
+  })
+  const pick = (flag: keyof typeof values): string | undefined => {
+    const value = values[flag]
+    if (typeof value === 'string') return value
+    return env[`BENCH_${flag.toUpperCase().replaceAll('-', '_')}`] || undefined
+  }
+  const quick = values.quick === true || env.BENCH_QUICK === '1'
+  const base = quick ? QUICK : FULL
+  const historyValue = pick('history')
+  const history = historyValue ? ints('history', historyValue) : base.history
+  if (history.length !== 2) throw new Error('--history takes two sizes: small,large')
+  const only = (pick('only')?.split(',') ?? [...SCENARIOS]) as ScenarioName[]
+  for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario ${name} (${SCENARIOS.join(', ')})`)
+  const num = (flag: keyof typeof values, fallback: number) => {
+    const v = pick(flag)
+    return v === undefined ? fallback : int(flag, v)
+  }
+  const list = (flag: keyof typeof values, fallback: number[]) => {
+    const v = pick(flag)
+    return v === undefined ? fallback : ints(flag, v)
+  }
+  const options: BenchOptions = {
+    quick,
+    runs: Math.max(1, num('runs', base.runs)),
+    concurrency: Math.max(1, num('concurrency', base.concurrency)),
+    drain: num('drain', base.drain),
+    relays: list('relays', base.relays),
+    history: [history[0]!, history[1]!],
+    memoryBacklog: num('memory-backlog', base.memoryBacklog),
+    memoryDrain: num('memory-drain', base.memoryDrain),
+    latencyRates: list('latency-rates', base.latencyRates),
+    latencySeconds: num('latency-seconds', base.latencySeconds),
+    writeSeconds: num('write-seconds', base.writeSeconds),
+    writeConnections: num('write-connections', base.writeConnections),
+    writePlugins: list('write-plugins', base.writePlugins),
+    claimSamples: num('claim-samples', base.claimSamples),
+    // profiling costs a drain's time; on by default for the full run only
+    profile: values['no-profile'] ? false : values.profile === true || env.BENCH_PROFILE === '1' || !quick,
+    only,
+    relayEnv: Object.fromEntries(
+      (pick('relay-env') ?? '')
+        .split(',')
+        .filter(Boolean)
+        .map((pair) => {
+          const at = pair.indexOf('=')
+          if (at < 1) throw new Error(`--relay-env takes KEY=VALUE pairs, got ${pair}`)
+          return [pair.slice(0, at).trim(), pair.slice(at + 1).trim()]
+        }),
+    ),
+    candidate: pick('candidate') ? path.resolve(pick('candidate')!) : undefined,
+    pgUrl: pick('pg-url'),
+    out: path.resolve(pick('out') ?? fileURLToPath(new URL('./results/', import.meta.url))),
+  }
+  if (options.memoryDrain > options.memoryBacklog) throw new Error('--memory-drain cannot exceed --memory-backlog')
+  if (options.memoryBacklog < options.drain) throw new Error('--memory-backlog cannot be smaller than --drain (it extends the drain backlog)')
+  return options
+}
