@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
-import { decodeCursor, encodeCursor, UUID } from '../db/keyset.ts'
+import { olderThan, pageOf, UUID } from '../db/keyset.ts'
 import type { Customer } from '../db/schema.ts'
 import { inTransaction } from '../db/transaction.ts'
 import { ConflictError, NotFoundError } from '../errors.ts'
@@ -133,12 +133,7 @@ export async function listCustomers(
     .orderBy('id', 'desc')
     .limit(limit + 1)
   if (email !== undefined) query = query.where(sql<boolean>`lower(email) = lower(${email})`)
-  if (cursor) {
-    const [at, id] = decodeCursor(cursor)
-    query = query.where(sql<boolean>`(created_at, id) < (${at}::timestamptz, ${id}::uuid)`)
-  }
-  const rows = await query.execute()
-  const page = rows.slice(0, limit)
-  const last = page.at(-1)
-  return { customers: page, nextCursor: rows.length > limit && last ? encodeCursor(last) : null }
+  if (cursor) query = query.where(olderThan(cursor))
+  const { page, nextCursor } = pageOf(await query.execute(), limit)
+  return { customers: page, nextCursor }
 }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import { ValidationError } from '../errors.ts'
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -16,4 +17,17 @@ export function decodeCursor(cursor: string): [at: string, id: string] {
     throw new ValidationError('INVALID_CURSOR', 'cursor is not one this API returned')
   }
   return [at, id]
+}
+
+/** The keyset condition of a page after `cursor`: rows older than its last row. */
+export function olderThan(cursor: string) {
+  const [at, id] = decodeCursor(cursor)
+  return sql<boolean>`(created_at, id) < (${at}::timestamptz, ${id}::uuid)`
+}
+
+/** A page from a query that asked for `limit + 1` rows: the rows, and the next page's cursor if there is one. */
+export function pageOf<T extends { created_at: Date; id: string }>(rows: T[], limit: number): { page: T[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit)
+  const last = page.at(-1)
+  return { page, nextCursor: rows.length > limit && last ? encodeCursor(last) : null }
 }

@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
-import { decodeCursor, encodeCursor, UUID } from '../db/keyset.ts'
+import { olderThan, pageOf, UUID } from '../db/keyset.ts'
 import type { Order, OrderItem, Product } from '../db/schema.ts'
 import { inTransaction } from '../db/transaction.ts'
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts'
@@ -193,16 +193,11 @@ export async function listOrders(
     .limit(limit + 1)
   if (status) query = query.where('status', '=', status)
   if (customer_id) query = query.where('customer_id', '=', customer_id)
-  if (cursor) {
-    const [at, id] = decodeCursor(cursor)
-    query = query.where(sql<boolean>`(created_at, id) < (${at}::timestamptz, ${id}::uuid)`)
-  }
-  const rows = await query.execute()
-  const page = rows.slice(0, limit)
+  if (cursor) query = query.where(olderThan(cursor))
+  const { page, nextCursor } = pageOf(await query.execute(), limit)
   const items = await itemsOf(db, page.map((o) => o.id))
-  const last = page.at(-1)
   return {
     orders: page.map((order) => ({ order, items: items.filter((i) => i.order_id === order.id) })),
-    nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
+    nextCursor,
   }
 }

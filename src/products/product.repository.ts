@@ -1,13 +1,12 @@
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
+import { olderThan, pageOf, UUID } from '../db/keyset.ts'
 import { inTransaction } from '../db/transaction.ts'
 import type { Product } from '../db/schema.ts'
 import { NotFoundError, ValidationError } from '../errors.ts'
 import { emit, type Emitted } from '../outbox/emit.ts'
 import { productEventData } from './product.events.ts'
 import type { CreateProductBody, UpdateProductBody } from './product.schemas.ts'
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export interface Written<T> {
   value: T
@@ -99,26 +98,7 @@ export async function listProducts(
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .limit(limit + 1)
-  if (cursor) {
-    const [at, id] = decodeCursor(cursor)
-    query = query.where(sql<boolean>`(created_at, id) < (${at}::timestamptz, ${id}::uuid)`)
-  }
-  const rows = await query.execute()
-  const page = rows.slice(0, limit)
-  const last = page.at(-1)
-  return {
-    products: page,
-    nextCursor: rows.length > limit && last ? encodeCursor(last) : null,
-  }
-}
-
-const encodeCursor = (p: Product) =>
-  Buffer.from(`${p.created_at.toISOString()}|${p.id}`).toString('base64url')
-
-function decodeCursor(cursor: string): [string, string] {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
-  if (!at || !id || !UUID.test(id) || Number.isNaN(Date.parse(at))) {
-    throw new ValidationError('INVALID_CURSOR', 'cursor is not one this API returned')
-  }
-  return [at, id]
+  if (cursor) query = query.where(olderThan(cursor))
+  const { page, nextCursor } = pageOf(await query.execute(), limit)
+  return { products: page, nextCursor }
 }
