@@ -40,10 +40,6 @@ t.test('a database outage: the API answers 503 at once, relays reconnect, every 
   await fs.chmod(dir, 0o755)
   const port = await freePort()
   let server = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), port })
-  t.teardown(async () => {
-    await server.stop()
-    await fs.rm(dir, { recursive: true, force: true })
-  })
   const url = await ensureDatabase(server.adminUrl, 'outage')
   const handle = createDatabase(url, 2)
   t.teardown(() => handle.destroy())
@@ -52,6 +48,12 @@ t.test('a database outage: the API answers 503 at once, relays reconnect, every 
   const receiver = await startReceiver(t)
   const app = await startApp(t, {}, database)
   const relay = spawnRelay(t, url)
+  // tap runs teardowns in the order they were added: the server goes last, after
+  // the app and the relay that use it
+  t.teardown(async () => {
+    await server.stop()
+    await fs.rm(dir, { recursive: true, force: true })
+  })
   await relay.ready()
   await app.request('POST', '/api/plugins', { name: 'S', slug: 's', webhook_url: receiver.url, events: ['product.created'] })
 

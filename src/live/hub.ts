@@ -88,7 +88,16 @@ export class ChangeHub {
     const subscriber = createSubscriber(
       { connectionString: this.connectionString, query_timeout: 5000, keepAlive: true },
       // keep the payload as text (pg-listen would JSON.parse it); never give up reconnecting
-      { parse: (payload: string) => payload, retryInterval: (n) => reconnectDelayMs(n), retryTimeout: 0, paranoidChecking: 10_000 },
+      // (throwing from retryInterval is the one way to end pg-listen's reconnect loop once closed)
+      {
+        parse: (payload: string) => payload,
+        retryInterval: (n) => {
+          if (this.closed) throw new Error('live stream listener closed')
+          return reconnectDelayMs(n)
+        },
+        retryTimeout: 0,
+        paranoidChecking: 10_000,
+      },
     )
     subscriber.notifications.on(CHANGES_CHANNEL, (payload: string | undefined) => {
       if (this.clients.size === 0) return
@@ -106,7 +115,9 @@ export class ChangeHub {
       this.schedule()
     })
     subscriber.events.on('reconnect', (attempt) => this.log.warn({ attempt }, 'live stream listener lost its connection; reconnecting'))
-    subscriber.events.on('error', (error) => this.log.error({ err: error }, 'live stream listener error'))
+    subscriber.events.on('error', (error) => {
+      if (!this.closed) this.log.error({ err: error }, 'live stream listener error')
+    })
     this.subscriber = subscriber
     await subscriber.connect()
     await subscriber.listenTo(CHANGES_CHANNEL)

@@ -49,7 +49,17 @@ export function listen(options: {
         // names the connection in pg_stat_activity, for operators (and the fault tests)
         application_name: LISTENER_APPLICATION_NAME,
       },
-      { retryInterval: (n) => reconnectDelayMs(n), retryTimeout: 0, paranoidChecking: options.checkIntervalMs ?? 5000 },
+      {
+        // pg-listen's reconnect loop never looks at close(); throwing from retryInterval is
+        // the one way to end it, so a listener closed while the database is down lets the
+        // process exit
+        retryInterval: (n) => {
+          if (closed) throw new Error('relay listener closed')
+          return reconnectDelayMs(n)
+        },
+        retryTimeout: 0,
+        paranoidChecking: options.checkIntervalMs ?? 5000,
+      },
     )
     current.events.on('connected', () => {
       connected = true
@@ -63,7 +73,9 @@ export function listen(options: {
       connected = false
       log.warn({ attempt: n }, 'relay listener lost its connection; reconnecting')
     })
-    current.events.on('error', (error) => log.error({ err: error }, 'relay listener error'))
+    current.events.on('error', (error) => {
+      if (!closed) log.error({ err: error }, 'relay listener error')
+    })
     current.notifications.on(channel, () => onWake())
     subscriber = current
     try {
