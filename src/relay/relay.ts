@@ -57,7 +57,6 @@ export class Relay {
   private wakeSleeper: (() => void) | undefined
   /** aborts every in-flight POST when the shutdown grace runs out (one signal for all: no allocation per delivery) */
   private readonly shutdown = new AbortController()
-  private lastClaimSize = 0
   private completedSinceClaim = 0
   private wakeRequested = false
   private moreMayBeDue = false
@@ -133,10 +132,9 @@ export class Relay {
           claimBatchSize.observe(rows.length)
           this.lastClaimError = null
           failures = 0
-          // a claim can come back short because of per-plugin caps while more is due,
-          // so only an empty claim means "nothing to do until woken"
-          this.moreMayBeDue = rows.length > 0
-          this.lastClaimSize = rows.length
+          // a claim can come back short, or empty, because of per-plugin caps while more is
+          // due: only an empty claim with nothing in flight means "nothing to do until woken"
+          this.moreMayBeDue = rows.length > 0 || this.inFlight.size > 0
           this.completedSinceClaim = 0
           for (const row of rows) this.start1(row, leaseId)
         } catch (error) {
@@ -167,12 +165,12 @@ export class Relay {
       .catch((error) => this.log.error({ err: error, delivery: row.id }, 'delivery crashed; its lease will expire and it will be retried'))
       .finally(() => {
         this.inFlight.delete(row.id)
-        // refill in batches, not one claim per finished delivery: once half of the
-        // last claim is done (or everything is)
+        // refill in batches, not one claim per finished delivery: once a quarter of what
+        // one claim may take has finished (or everything has). Not a share of the last
+        // claim: after an empty claim that is 0, and every completion would claim.
         this.completedSinceClaim++
-        if (this.moreMayBeDue && (this.completedSinceClaim >= Math.ceil(this.lastClaimSize / 2) || this.inFlight.size === 0)) {
-          this.wake()
-        }
+        const batch = Math.ceil(Math.min(this.config.RELAY_CONCURRENCY, this.config.PLUGIN_MAX_IN_FLIGHT) / 4)
+        if (this.moreMayBeDue && (this.completedSinceClaim >= batch || this.inFlight.size === 0)) this.wake()
       })
     this.inFlight.set(row.id, { id: row.id, leaseId, done })
   }
