@@ -184,14 +184,26 @@ export function markdown(r: BenchResults): string {
       lines.push(`| ${name} | ${fixed(w, 3)} | ${fixed(k, 3)} | ${fixed(p, 3)} | ${fixed(median(runs.map((x) => x.cpu.worker + x.cpu.sink + x.cpu.postgres)), 3)} |`)
     }
   }
-  for (const [name, runs] of [
-    ['1 relay', r.drain?.relays[1]],
-    [`graphile-worker ${r.machine.graphileWorker}`, r.drain?.peer],
+  if (r.write) {
+    const median = (values: number[]) => summarise(values).median
+    lines.push('')
+    lines.push('| CPU per write, ms (median of runs) | API process | PostgreSQL |')
+    lines.push('|---|---:|---:|')
+    for (const [plugins, runs] of Object.entries(r.write)) {
+      const cpu = runs.flatMap((x) => (x.cpu ? [x.cpu] : []))
+      if (cpu.length === 0) continue
+      lines.push(`| ${plugins} plugin${plugins === '1' ? '' : 's'} subscribed | ${fixed(median(cpu.map((c) => c.api)), 3)} | ${fixed(median(cpu.map((c) => c.postgres)), 3)} |`)
+    }
+  }
+  const most = Math.max(...r.options.writePlugins)
+  for (const [name, last] of [
+    ['drain, 1 relay', r.drain?.relays[1]?.at(-1)],
+    [`drain, graphile-worker ${r.machine.graphileWorker}`, r.drain?.peer.at(-1)],
+    [`writes with ${most} plugins subscribed (per write)`, r.write?.[most]?.at(-1) && { count: r.write[most]!.at(-1)!.rate * r.options.writeSeconds, statements: r.write[most]!.at(-1)!.statements }],
   ] as const) {
-    const last = runs?.at(-1)
     if (!last?.statements?.length) continue
     lines.push('')
-    lines.push(`| PostgreSQL time during one drain, ${name} (pg_stat_statements) | Calls | Rows | Execution, µs per delivery | Planning, µs per delivery |`)
+    lines.push(`| PostgreSQL time, ${name} (pg_stat_statements, one run) | Calls | Rows | Execution, µs per item | Planning, µs per item |`)
     lines.push('|---|---:|---:|---:|---:|')
     for (const st of last.statements) {
       if (st.totalMs + st.planMs < 1) continue

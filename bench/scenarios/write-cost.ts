@@ -3,6 +3,8 @@ import { sql } from 'kysely'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort } from '../../test/helpers/net.ts'
 import { rotate, type BenchContext } from '../context.ts'
+import { cpuMs, postgresCpuMs } from '../cpu.ts'
+import { resetStatements, topStatements, type StatementStats } from '../postgres.ts'
 import { failOnExit, startApi } from '../processes.ts'
 import { addPlugin, benchProduct, withDatabase } from '../seed.ts'
 import { baseTemplate } from '../templates.ts'
@@ -15,6 +17,10 @@ export interface WriteRun {
   p99Ms: number
   non2xx: number
   errors: number
+  /** CPU each write cost, ms: the API process, PostgreSQL */
+  cpu: { api: number; postgres: number }
+  /** what PostgreSQL spent its time on (pg_stat_statements, when loaded) */
+  statements?: StatementStats[]
 }
 
 export type WriteResults = Record<number, WriteRun[]>
@@ -65,7 +71,11 @@ export async function writeScenario(ctx: BenchContext): Promise<WriteResults> {
       for (let round = 0; round < ctx.options.runs; round++) {
         for (const plugins of rotate(ctx.options.writePlugins, round)) {
           await subscribe(plugins)
+          if (ctx.pg.statements) await resetStatements(url)
+          const before = await Promise.all([cpuMs(api.pid), postgresCpuMs(ctx.postmaster)])
           const result = await Promise.race([cannon(ctx.options.writeSeconds), crashed.promise])
+          const after = await Promise.all([cpuMs(api.pid), postgresCpuMs(ctx.postmaster)])
+          const statements = ctx.pg.statements ? await topStatements(url, 6) : undefined
           if (result.non2xx > 0) throw new Error(`${result.non2xx} writes were refused with ${plugins} plugins: the rate would not be of writes`)
           // one statement, one snapshot: writes still in flight when autocannon stops commit in between otherwise
           const { rows } = await sql<{ products: number; deliveries: number }>`
@@ -82,6 +92,8 @@ export async function writeScenario(ctx: BenchContext): Promise<WriteResults> {
             p99Ms: result.latency.p99,
             non2xx: result.non2xx,
             errors: result.errors,
+            cpu: { api: (after[0] - before[0]) / counted.products, postgres: (after[1] - before[1]) / counted.products },
+            statements,
           })
           ctx.log(`write round ${round + 1}: ${plugins} plugins done`)
         }
