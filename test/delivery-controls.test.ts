@@ -5,7 +5,7 @@ import { DEFAULT_TENANT } from '../src/http/tenant.ts'
 import { insertPlugin } from '../src/plugins/plugin.repository.ts'
 import { createProduct } from '../src/products/product.repository.ts'
 import { runMaintenance } from '../src/relay/maintenance.ts'
-import { claimDeliveries } from '../src/relay/sql/claim.ts'
+import { claimDeliveries, claimSql } from '../src/relay/sql/claim.ts'
 import { recordOutcomes, type RecordedOutcome } from '../src/relay/sql/record-outcomes.ts'
 import { startApp, type TestApp } from './helpers/app.ts'
 import { testDatabase } from './helpers/db.ts'
@@ -196,6 +196,52 @@ t.test('fairness: one plugin hanging on a backlog does not hold up another plugi
     t.ok(fast.received[i]!.at - written < 1000, `update ${i} arrived in ${fast.received[i]!.at - written} ms beside a hanging plugin`)
   }
   t.equal(slow.received.length, 8, 'the hanging plugin holds no more than its share')
+})
+
+t.test('a claim reads only what it can take: its cost does not grow with backlogs it cannot claim', async (t) => {
+  const database = await testDatabase(t)
+  const plugin = (slug: string) =>
+    insertPlugin(database.db, DEFAULT_TENANT, { slug, name: slug, webhook_url: 'http://127.0.0.1:1/x', events: ['product.created'] })
+  const busy = await plugin('busy')
+  await plugin('idle')
+  // 20,000 due deliveries of one plugin, written directly: the write path is not under test
+  await sql`
+    with e as (
+      insert into events (id, tenant_id, type, body)
+      select gen_random_uuid(), ${DEFAULT_TENANT}, 'product.created', '{}' from generate_series(1, 20000)
+      returning id
+    )
+    insert into deliveries (tenant_id, event_id, plugin_id) select ${DEFAULT_TENANT}, id, ${busy.id}::uuid from e
+  `.execute(database.db)
+  await sql`analyze`.execute(database.db)
+
+  // the plan a relay runs after its first few claims: PostgreSQL's generic plan of the named statement
+  const client = await database.pool.connect()
+  t.teardown(() => client.release())
+  await client.query('set plan_cache_mode = force_generic_plan')
+  await client.query(`prepare claim (integer, uuid, integer, uuid, integer) as ${claimSql}`)
+  const explain = async (limit: number, maxInFlight: number) => {
+    await client.query('begin')
+    const { rows } = await client.query(`explain (analyze, buffers, format json) execute claim (${limit}, '${randomUUID()}', 60000, null, ${maxInFlight})`)
+    const plan = rows[0]['QUERY PLAN'][0].Plan
+    // what choosing the rows read (the update of the chosen ones costs the same in any plan)
+    const choose = plan.Plans.find((p: any) => p['Subplan Name'] === 'CTE candidates')
+    return { rows: plan['Actual Rows'] as number, buffers: (choose['Shared Hit Blocks'] as number) + (choose['Shared Read Blocks'] as number) }
+  }
+  const done = () => client.query('rollback')
+
+  // the busy plugin at its cap: its 20,000 due rows cannot be taken, and are not read
+  await claimDeliveries(database.pool, 10, randomUUID(), 60_000, null, 10)
+  let claim = await explain(50, 10)
+  t.equal(claim.rows, 0, 'nothing claimable')
+  t.ok(claim.buffers < 100, `an empty claim beside a capped backlog of 20,000 read ${claim.buffers} buffers`)
+  await done()
+
+  // a cap far above the claim's size: each plugin's look-up reads what the claim can take, not its whole share
+  claim = await explain(10, 10_000)
+  t.equal(claim.rows, 10, 'a claim of 10 takes 10')
+  t.ok(claim.buffers < 100, `a claim of 10 from a backlog of 20,000 under a cap of 10,000 read ${claim.buffers} buffers`)
+  await done()
 })
 
 t.test('an ordered plugin gets one delivery at a time, in commit order; a failing head blocks it alone', async (t) => {

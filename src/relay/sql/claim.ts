@@ -37,7 +37,7 @@ export interface Claimed {
  * (deliveries_plugin_pending, deliveries_plugin_retry), so the cost does not grow
  * with delivered history.
  */
-const text = `
+export const claimSql = `
   with quota as (
     select p.id as plugin_id, p.ordered,
            (case when p.ordered then 1 else $5::integer end)
@@ -52,7 +52,9 @@ const text = `
   ),
   -- Per plugin: its due fresh deliveries and its due retries, interleaved (fresh,
   -- retry, fresh, …), so fresh ones are never queued behind a mountain of retries
-  -- and retries are never starved by a stream of fresh ones. Rows are locked where
+  -- and retries are never starved by a stream of fresh ones. Each look-up reads and
+  -- locks at most $1 rows (what this claim can take), not the plugin's whole free
+  -- share, which can be thousands with a large PLUGIN_MAX_IN_FLIGHT. Rows are locked where
   -- they are read (skip locked), so relays claiming at the same moment take
   -- different rows instead of colliding on the same oldest ones.
   candidates as (
@@ -66,7 +68,7 @@ const text = `
                          where not q.ordered and d.plugin_id = q.plugin_id
                            and d.status = 'pending' and d.next_attempt_at <= now()
                          order by d.next_attempt_at, d.id
-                         limit greatest(q.free, 0)
+                         limit least(greatest(q.free, 0), $1)
                            for update skip locked) f)
                union all
                (select r.id, r.next_attempt_at, 1 as kind, row_number() over (order by r.next_attempt_at, r.id) as turn
@@ -75,7 +77,7 @@ const text = `
                          where not q.ordered and d.plugin_id = q.plugin_id
                            and d.status = 'retry' and d.next_attempt_at <= now()
                          order by d.next_attempt_at, d.id
-                         limit greatest(q.free, 0)
+                         limit least(greatest(q.free, 0), $1)
                            for update skip locked) r)
                union all
                -- an ordered plugin's head (its oldest undelivered delivery), if due;
@@ -89,7 +91,7 @@ const text = `
                            and d.next_attempt_at <= now()
                            for update skip locked) o)) k
         order by k.turn, k.kind
-        limit greatest(q.free, 0)
+        limit least(greatest(q.free, 0), $1)
      ) c
      order by c.next_attempt_at, c.id
      limit $1
@@ -124,6 +126,6 @@ export async function claimDeliveries(
   tenantId: string | null = null,
   maxInFlight = 20,
 ): Promise<Claimed[]> {
-  const { rows } = await pool.query<Claimed>({ name: 'relay_claim', text, values: [limit, leaseId, leaseMs, tenantId, maxInFlight] })
+  const { rows } = await pool.query<Claimed>({ name: 'relay_claim', text: claimSql, values: [limit, leaseId, leaseMs, tenantId, maxInFlight] })
   return rows
 }
