@@ -1,7 +1,7 @@
 import type { Machine } from './machine.ts'
 import type { BenchOptions } from './options.ts'
 import type { ProfileSummary } from './profile.ts'
-import type { DrainResults, DrainRun } from './scenarios/drain.ts'
+import type { CpuPerDelivery, DrainResults, DrainRun } from './scenarios/drain.ts'
 import type { HistoryResults } from './scenarios/history.ts'
 import type { LatencyResults, LatencyRun } from './scenarios/latency.ts'
 import type { MemoryResults } from './scenarios/memory.ts'
@@ -104,6 +104,13 @@ export function buildRatios(r: BenchResults): Ratio[] {
   if (r.drain) {
     const one = (r.drain.relays[1] ?? []).map((x) => x.rate)
     add('drain, 1 relay / client ceiling', paired(one, r.drain.ceiling.map((x) => x.rate)), '≥ 0.8', (m) => m >= 0.8)
+    // why the drain falls short of the ceiling, in CPU: the relay process itself beside the
+    // bare loop, then everything the drain runs (with PostgreSQL) beside everything the loop runs
+    const relayCpu = (r.drain.relays[1] ?? []).map((x) => x.cpu)
+    const loopCpu = r.drain.ceiling.map((x) => x.cpu)
+    const total = (c: CpuPerDelivery) => c.worker + c.sink + c.postgres
+    add('CPU per delivery, bare loop / relay process', paired(loopCpu.map((c) => c.worker), relayCpu.map((c) => c.worker)), '(the relay beside its HTTP client)', null)
+    add('CPU per delivery, bare loop + sink / relay + sink + PostgreSQL', paired(loopCpu.map(total), relayCpu.map(total)), '(all of it, on 2 cores)', null)
     add('drain, 1 relay / graphile-worker', paired(one, r.drain.peer.map((x) => x.rate)), '≥ 1.5', (m) => m >= 1.5)
     for (const [k, runs] of Object.entries(r.drain.candidate ?? {})) {
       const ours = (r.drain.relays[Number(k)] ?? []).map((x) => x.rate)
