@@ -283,6 +283,33 @@ t.test('retention deletes settled deliveries, attempts and events older than RET
   t.same(await runMaintenance(database.db, 30), { unparked: 0, cancelled: 0, deliveriesDeleted: 0, eventsDeleted: 0 }, 'a second run finds nothing')
 })
 
+t.test('without foreign keys, every delivery still has its event and its plugin: through deletes, test deliveries and retention', async (t) => {
+  const receiver = await startReceiver(t, 200)
+  const app = await startApp(t, { RELAY: 'off' })
+  await register(app, receiver.url, {}, 'kept')
+  await register(app, receiver.url, {}, 'gone')
+  for (let i = 0; i < 4; i++) await app.request('POST', '/api/products', { name: `p${i}` })
+  t.equal((await app.request('POST', '/api/plugins/gone/test')).status, 200, 'a test delivery makes its own event')
+  t.equal((await app.request('DELETE', '/api/plugins/gone')).status, 204)
+  t.equal((await app.request('POST', '/api/plugins/events')).body.processed, 4, "the kept plugin's four are sent")
+  // everything settled is old now: the four sent, the test delivery, the deleted plugin's four (cancelled)
+  await sql`update deliveries set created_at = now() - interval '40 days' where status in ('sent', 'cancelled')`.execute(app.database.db)
+  await sql`update events set created_at = now() - interval '40 days'`.execute(app.database.db)
+  const first = await runMaintenance(app.database.db, 30)
+  t.match(first, { deliveriesDeleted: 9, eventsDeleted: 5 })
+  for (let i = 0; i < 2; i++) await app.request('POST', '/api/products', { name: `after ${i}` })
+  await sql`update deliveries set created_at = now() - interval '40 days'`.execute(app.database.db)
+  await runMaintenance(app.database.db, 30)
+  const orphans = await sql<{ events: number; plugins: number; deliveries: number }>`
+    select (select count(*)::int from deliveries d where not exists (select 1 from events e where e.id = d.event_id)) as events,
+           (select count(*)::int from deliveries d where not exists (select 1 from plugins p where p.id = d.plugin_id)) as plugins,
+           (select count(*)::int from deliveries) as deliveries
+  `.execute(app.database.db)
+  t.same(orphans.rows[0], { events: 0, plugins: 0, deliveries: 2 }, 'the two recent deliveries remain, and nothing refers to a missing row')
+  const gone = await sql<{ status: string }>`select status from plugins where slug = 'gone'`.execute(app.database.db)
+  t.same(gone.rows, [{ status: 'deleted' }], 'a deleted plugin keeps its row')
+})
+
 t.test('fresh deliveries are not queued behind a mountain of due retries', async (t) => {
   const receiver = await startReceiver(t, 200)
   const app = await startApp(t, { RELAY: 'off', PLUGIN_MAX_IN_FLIGHT: '4', RELAY_CONCURRENCY: '4' })
