@@ -17,12 +17,14 @@ try {
   await migrate(database.db)
   await checkSecretsKey(database.db, cipher)
   const relay = new Relay(database, url, config, logger, cipher)
-  relay.start()
+  // handlers first: whoever reads "relay started" may send SIGTERM the next moment,
+  // and a process preempted between that line and installing them would die of it
   onShutdown(logger, async () => {
     await relay.stop()
     await database.destroy()
     await embedded?.stop()
   })
+  relay.start()
 } catch (error) {
   fatal(error)
 }
