@@ -298,14 +298,16 @@ t.test('without foreign keys, every delivery still has its event and its plugin:
   const first = await runMaintenance(app.database.db, 30)
   t.match(first, { deliveriesDeleted: 9, eventsDeleted: 5 })
   for (let i = 0; i < 2; i++) await app.request('POST', '/api/products', { name: `after ${i}` })
+  // old but undelivered: retention must keep them and, though old too, their events
   await sql`update deliveries set created_at = now() - interval '40 days'`.execute(app.database.db)
-  await runMaintenance(app.database.db, 30)
+  await sql`update events set created_at = now() - interval '40 days'`.execute(app.database.db)
+  t.match(await runMaintenance(app.database.db, 30), { deliveriesDeleted: 0, eventsDeleted: 0 })
   const orphans = await sql<{ events: number; plugins: number; deliveries: number }>`
     select (select count(*)::int from deliveries d where not exists (select 1 from events e where e.id = d.event_id)) as events,
            (select count(*)::int from deliveries d where not exists (select 1 from plugins p where p.id = d.plugin_id)) as plugins,
            (select count(*)::int from deliveries) as deliveries
   `.execute(app.database.db)
-  t.same(orphans.rows[0], { events: 0, plugins: 0, deliveries: 2 }, 'the two recent deliveries remain, and nothing refers to a missing row')
+  t.same(orphans.rows[0], { events: 0, plugins: 0, deliveries: 2 }, 'the two undelivered remain, and nothing refers to a missing row')
   const gone = await sql<{ status: string }>`select status from plugins where slug = 'gone'`.execute(app.database.db)
   t.same(gone.rows, [{ status: 'deleted' }], 'a deleted plugin keeps its row')
 })
