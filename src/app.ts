@@ -6,7 +6,7 @@ import deliveryRoutes from './deliveries/delivery.routes.ts'
 import { openApi } from './docs/openapi.ts'
 import { registerErrorHandler } from './errors.ts'
 import eventTypeRoutes from './events/event-types.routes.ts'
-import healthRoutes from './health.routes.ts'
+import healthRoutes, { startupGate } from './health.routes.ts'
 import inventoryRoutes from './inventory/inventory.routes.ts'
 import type { AppContext } from './http/context.ts'
 import { rateLimits } from './http/rate-limit.ts'
@@ -47,6 +47,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   registerErrorHandler(app)
   await app.register(securityHeaders)
   await app.register(requestLimits)
+  // before the tenant hook: until the database is migrated, nothing may read it
+  await app.register(startupGate)
   await app.register(tenant)
   await app.register(rateLimits)
   await app.register(idempotency)

@@ -327,6 +327,11 @@ t.test('tenant B, walking every route with its own key, can neither read nor cha
     // process-wide numbers: whatever a key may read there, no other tenant's plugin names
     'GET /metrics': () => noTenantData('/metrics', (status) => status === 200 || status === 403),
     'GET /health': async () => t.equal((await app.request('GET', '/health', undefined, b)).status, 200),
+    'GET /health/ready': async () => {
+      const res = await app.request('GET', '/health/ready', undefined, b)
+      t.equal(res.status, 200)
+      t.notOk(res.body.backlog, "a store's key reads state, not the platform's backlog")
+    },
     'GET /api/event-types': async () => t.equal((await app.request('GET', '/api/event-types', undefined, b)).status, 200),
     'GET /api/plugins': () => ownOnly('/api/plugins', 'plugins', ['shop-sync', receiver.url]),
     'POST /api/plugins': async () =>

@@ -72,7 +72,10 @@ t.test('a database outage: the API answers 503 at once, relays reconnect, every 
   t.equal(during.body.code, 'SERVICE_UNAVAILABLE')
   t.ok(during.headers.get('retry-after'))
   t.ok(Date.now() - started < 6000, `answered in ${Date.now() - started} ms, not hung`)
-  t.equal((await app.request('GET', '/health')).status, 503)
+  t.equal((await app.request('GET', '/health/ready')).status, 503, 'not ready while the database is down')
+  const live = await app.request('GET', '/health')
+  t.equal(live.status, 200, 'but alive: nothing to restart')
+  t.equal(live.body.database.status, 'down')
   await waitFor(() => /could not claim deliveries/.test(relay.output()), { message: 'the relay process notices the outage' })
 
   server = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), port })

@@ -36,7 +36,7 @@ t.test('the npm start command runs on an embedded PostgreSQL, keeps data across 
     t.teardown(() => {
       if (child.exitCode === null) child.kill('SIGKILL')
     })
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, { timeoutMs: 20_000, message: "the server answers" }).catch((error) => {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok, { timeoutMs: 20_000, message: 'the server is ready' }).catch((error) => {
       throw new Error(`${error.message}; server output: ${out.slice(-1500)}`)
     })
     return { child, exited, output: () => out }
@@ -44,7 +44,7 @@ t.test('the npm start command runs on an embedded PostgreSQL, keeps data across 
 
   const first = await start()
   const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json()
-  t.match(health, { status: 'ok', database: { status: 'ok' }, relay: { state: 'running' } })
+  t.match(health, { status: 'ok', database: { status: 'up' }, relay: { state: 'running' } })
   const created = await fetch(`http://127.0.0.1:${port}/api/products`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

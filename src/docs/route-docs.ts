@@ -34,12 +34,22 @@ export const TAGS: [prefix: RegExp, tag: string, description: string][] = [
 
 const Text = Type.String()
 
+const DatabaseState = Type.Union([Type.Literal('up'), Type.Literal('waiting'), Type.Literal('down')], {
+  description: '`up`: answers; `waiting`: not yet connected and migrated since start; `down`: answered before, not now',
+})
 const HealthResponse = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
-  database: Type.Object({ status: Type.String(), latency_ms: Type.Optional(Type.Integer()) }),
-  relay: Type.Object({ state: Type.String() }, { additionalProperties: true }),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('ready'), Type.Literal('unavailable')]),
+  database: Type.Object({
+    status: DatabaseState,
+    latency_ms: Type.Optional(Type.Integer({ description: 'Operator keys only' })),
+    error: Type.Optional(Type.String({ description: 'Operator keys only: why the database is down' })),
+  }),
+  relay: Type.Object({ state: Type.String({ description: 'The in-process relay: running, stopping, stopped, idle or off' }) }, { additionalProperties: true }),
   backlog: Type.Optional(
-    Type.Object({ due: Type.Integer(), oldest_due_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) }),
+    Type.Object(
+      { due: Type.Integer(), oldest_due_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) },
+      { description: 'Operator keys only' },
+    ),
   ),
 })
 
@@ -63,11 +73,32 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     },
   },
   'GET /health': {
-    summary: 'Health of the database and the relay',
-    description: 'Public: a load balancer’s probe carries no key. 503 with `status: degraded` while the database does not answer.',
+    summary: 'Liveness: the process works',
+    description:
+      'Public: a probe carries no key. 200 whenever the process answers, also while the database is down or not yet reached ' +
+      '(`database.status` says which: `up`, `waiting`, `down`), so an orchestrator does not restart a process that is waiting out an outage. ' +
+      'Tells state, not internals: latency, error texts, the relay’s counters and the backlog are shown to an operator key only ' +
+      '(or to anyone with `AUTH=off`). The database is probed at most once a second.',
     responses: {
-      200: { description: 'Healthy', schema: HealthResponse, example: { status: 'ok', database: { status: 'ok', latency_ms: 1 }, relay: { state: 'running' }, backlog: { due: 0, oldest_due_at: null } } },
-      503: { description: 'The database does not answer', schema: HealthResponse, example: { status: 'degraded', database: { status: 'unavailable' }, relay: { state: 'running' } } },
+      200: {
+        description: 'The process works; the database’s state alongside',
+        schema: HealthResponse,
+        example: { status: 'ok', database: { status: 'down' }, relay: { state: 'running' } },
+      },
+    },
+  },
+  'GET /health/ready': {
+    summary: 'Readiness: the database answers and is migrated',
+    description:
+      'Public, like `/health`. 200 while the database answers and the migrations are applied; 503 (with `Retry-After`) while it is ' +
+      'down or not yet reached at start, so a load balancer sends traffic elsewhere meanwhile. Same body as `/health`.',
+    responses: {
+      200: { description: 'Ready to take requests', schema: HealthResponse, example: { status: 'ready', database: { status: 'up' }, relay: { state: 'running' } } },
+      503: {
+        description: 'The database does not answer, or has not yet been reached since start',
+        schema: HealthResponse,
+        example: { status: 'unavailable', database: { status: 'waiting' }, relay: { state: 'idle' } },
+      },
     },
   },
   'GET /metrics': {

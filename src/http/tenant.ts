@@ -7,7 +7,7 @@ import { findKey, type KeyIdentity } from '../keys/api-key.repository.ts'
 export const DEFAULT_TENANT = '11111111-1111-1111-1111-111111111111'
 
 /** Routes anyone may call: a load balancer's probe carries no key. */
-export const PUBLIC_URLS = new Set(['/health'])
+export const PUBLIC_URLS = new Set(['/health', '/health/ready'])
 
 /** Longer than any key we issue; refused before hashing it. */
 const MAX_AUTHORIZATION_LENGTH = 512
@@ -28,7 +28,7 @@ declare module 'fastify' {
 const missing = () => new UnauthorizedError('MISSING_API_KEY', 'An API key is required: send `Authorization: Bearer <key>`')
 const invalid = () => new UnauthorizedError('INVALID_API_KEY', 'The API key is invalid or has been revoked')
 
-function bearer(header: string): string | null {
+export function bearer(header: string): string | null {
   if (header.length > MAX_AUTHORIZATION_LENGTH) return null
   const match = /^Bearer +(\S+) *$/i.exec(header)
   return match?.[1] ?? null
