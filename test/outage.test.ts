@@ -25,6 +25,7 @@ import { LISTENER_APPLICATION_NAME } from '../src/relay/listener.ts'
 import { freePort } from './helpers/net.ts'
 import { startReceiver } from './helpers/receiver.ts'
 import { spawnRelay } from './helpers/relay-process.ts'
+import { openStream } from './helpers/sse.ts'
 import { waitFor } from './helpers/wait.ts'
 
 const TENANT = '22222222-2222-2222-2222-222222222222'
@@ -188,6 +189,10 @@ t.test('an API and two relays started while PostgreSQL is down wait for it; then
   const operator = await api.request('GET', '/health', keys.operator)
   t.match(operator.body, { database: { status: 'up', latency_ms: Number }, backlog: { due: Number } }, 'an operator key: the details')
 
+  // a live stream open through it all: its LISTEN connection is cut with the others
+  const streamUrl = `${api.url}/api/plugins/events/stream`
+  await openStream(t, streamUrl, { authorization: `Bearer ${keys.store}` })
+
   // --- under load: four clients writing back to back, each answer recorded with the time it came
   const answers: { status: number | 'timeout' | 'error'; at: number; id?: string; ms: number }[] = []
   const acknowledged = new Set<string>()
@@ -241,6 +246,13 @@ t.test('an API and two relays started while PostgreSQL is down wait for it; then
   writing = false
   await Promise.all(writers)
   t.same(processes().filter(exitedEarly), [], 'no process died')
+
+  // the live stream's link to the database is back: a new write shows on a stream
+  const stream = await openStream(t, streamUrl, { authorization: `Bearer ${keys.store}` })
+  const last = await api.request('POST', '/api/products', keys.store, { name: 'after it all' })
+  t.equal(last.status, 201)
+  acknowledged.add(last.body.id)
+  await stream.waitFor((events) => events.some((e) => e.event === 'created'), 'the live stream shows a delivery created after the outage')
 
   // every acknowledged write delivered
   const deliveredIds = () => new Set(receiver.received.map((r) => r.json?.data?.product_id))
