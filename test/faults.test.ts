@@ -99,10 +99,14 @@ t.test('relays SIGKILLed at random moments while writes go on: every delivery ar
   await insertPlugin(database.db, DEFAULT_TENANT, { slug: 'p', name: 'P', webhook_url: receiver.url, events: ['product.created'] })
   const env = { RELAY_CONCURRENCY: '10', WEBHOOK_TIMEOUT_MS: '1000', RELAY_LEASE_MARGIN_MS: '500' }
   const relays: RelayProcess[] = [spawnRelay(t, database.url, env), spawnRelay(t, database.url, env)]
+  // booting a process is slow on a busy machine: progress is measured from when they run
+  await waitFor(() => relays.every((r) => r.output().includes('"relay started"')), { timeoutMs: 60_000, message: 'relays started' })
   let kills = 0
   let writing = true
+  let stopped = false
+  t.teardown(() => void (stopped = true))
   const writer = (async () => {
-    for (let i = 0; i < 300; i++) await createProduct(database.db, DEFAULT_TENANT, { name: `p${i}` })
+    for (let i = 0; i < 300 && !stopped; i++) await createProduct(database.db, DEFAULT_TENANT, { name: `p${i}` })
     writing = false
   })()
   // deterministic "random" moments, so a failure can be replayed

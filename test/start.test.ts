@@ -36,7 +36,7 @@ t.test('the npm start command runs on an embedded PostgreSQL, keeps data across 
     t.teardown(() => {
       if (child.exitCode === null) child.kill('SIGKILL')
     })
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok, { timeoutMs: 20_000, message: 'the server is ready' }).catch((error) => {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok, { timeoutMs: 60_000, message: 'the server is ready' }).catch((error) => {
       throw new Error(`${error.message}; server output: ${out.slice(-1500)}`)
     })
     return { child, exited, output: () => out }

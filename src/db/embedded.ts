@@ -78,20 +78,26 @@ export async function startEmbeddedPostgres(options: {
     await fs.mkdir(path.dirname(dir), { recursive: true })
     await server.initialise()
   }
-  const child = () => (server as unknown as { process?: ChildProcess }).process
+  // The library listens for its server's 'close' only: a failed spawn or signal would be an
+  // unhandled 'error' event, and this process (the API, a relay) would die with its database.
+  // It sets `process` deep inside start(); the listener goes on as it is set.
+  let spawned: ChildProcess | undefined
+  Object.defineProperty(server, 'process', {
+    configurable: true,
+    get: () => spawned,
+    set: (child: ChildProcess | undefined) => {
+      child?.on('error', (error) => options.log?.(`postgres process error: ${error.message}`))
+      spawned = child
+    },
+  })
+  const alive = (child: ChildProcess | undefined): child is ChildProcess => !!child && child.exitCode === null && child.signalCode === null
   process.once('exit', () => {
     // synchronous: a fast shutdown signal, so no server outlives the process that started it
-    const running = child()
-    if (running && running.exitCode === null && running.signalCode === null) running.kill('SIGINT')
+    if (alive(spawned)) spawned.kill('SIGINT')
   })
   let stopping = false
-  const started = server.start()
-  // the library listens for the server's 'close' only: a failed spawn or signal would be an
-  // unhandled 'error' event, and this process (the API, a relay) would die with its database
-  const spawned = child()
-  spawned?.on('error', (error) => options.log?.(`postgres process error: ${error.message}`))
   try {
-    await started
+    await server.start()
   } catch (error) {
     throw new Error(`embedded PostgreSQL did not start on port ${options.port} (data in ${dir}); is the port taken? ${String(error ?? '')}`)
   }
@@ -104,7 +110,7 @@ export async function startEmbeddedPostgres(options: {
     async stop() {
       stopping = true
       // the library waits for an 'exit' that, from a server already dead, never comes
-      if (spawned && (spawned.exitCode !== null || spawned.signalCode !== null)) return
+      if (spawned && !alive(spawned)) return
       await server.stop()
     },
   }
