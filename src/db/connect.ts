@@ -12,21 +12,54 @@ export interface ResolvedDatabase {
   embedded?: EmbeddedPostgres
 }
 
-/** DATABASE_URL when set; otherwise the embedded PostgreSQL under DATA_DIR (started, or joined if running). */
+/**
+ * DATABASE_URL when set; otherwise the embedded PostgreSQL under DATA_DIR
+ * (started, or joined if running). An embedded server that dies under us is
+ * started again, with backoff, on the same port: the pools reconnect by themselves.
+ */
 export async function resolveDatabase(
-  config: Pick<Config, 'DATABASE_URL' | 'DATA_DIR' | 'EMBEDDED_PG_PORT'>,
+  config: Pick<Config, 'DATABASE_URL' | 'DATA_DIR' | 'EMBEDDED_PG_PORT' | 'DATABASE_RETRY_MAX_MS'>,
   log: Logger,
 ): Promise<ResolvedDatabase> {
   if (config.DATABASE_URL) return { url: config.DATABASE_URL }
   const dir = path.join(config.DATA_DIR, 'pg')
-  const embedded = await startEmbeddedPostgres({
-    dir,
-    port: config.EMBEDDED_PG_PORT,
-    log: (line) => log.debug({ postgres: line }),
-    onExit: (how) => log.error({ how }, 'embedded PostgreSQL exited; the service waits for a database on its port'),
-  })
-  log.info({ dir, port: embedded.port }, 'embedded PostgreSQL ready')
-  const url = await ensureDatabase(embedded.adminUrl, 'bettercallsold')
+  let stopped = false
+  const start = (): Promise<EmbeddedPostgres> =>
+    startEmbeddedPostgres({
+      dir,
+      port: config.EMBEDDED_PG_PORT,
+      log: (line) => log.debug({ postgres: line }),
+      onExit: (how) => {
+        if (stopped) return
+        log.error({ how }, 'embedded PostgreSQL exited; starting it again')
+        void restart()
+      },
+    })
+  const restart = async () => {
+    for (let attempt = 0; !stopped; attempt++) {
+      // a killed server's backends may hold its shared memory for a moment
+      await sleep(startRetryDelayMs(attempt, config.DATABASE_RETRY_MAX_MS))
+      if (stopped) return
+      try {
+        current = await start()
+        log.info({ port: current.port }, 'embedded PostgreSQL started again')
+        return
+      } catch (error) {
+        log.warn({ attempt: attempt + 1, error: (error as Error).message }, 'embedded PostgreSQL did not start; trying again')
+      }
+    }
+  }
+  let current = await start()
+  log.info({ dir, port: current.port }, 'embedded PostgreSQL ready')
+  const url = await ensureDatabase(current.adminUrl, 'bettercallsold')
+  const embedded: EmbeddedPostgres = {
+    adminUrl: current.adminUrl,
+    port: current.port,
+    stop: () => {
+      stopped = true
+      return current.stop()
+    },
+  }
   return { url, embedded }
 }
 
