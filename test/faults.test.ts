@@ -1,4 +1,7 @@
 import t from 'tap'
+import net from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import pino from 'pino'
 import fs from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -8,6 +11,7 @@ import { ensureDatabase, startEmbeddedPostgres } from '../src/db/embedded.ts'
 import { DEFAULT_TENANT } from '../src/http/tenant.ts'
 import { insertPlugin } from '../src/plugins/plugin.repository.ts'
 import { createProduct } from '../src/products/product.repository.ts'
+import { ChangeHub } from '../src/live/hub.ts'
 import { LISTENER_APPLICATION_NAME } from '../src/relay/listener.ts'
 import { startApp } from './helpers/app.ts'
 import { testDatabase, type TestDatabase } from './helpers/db.ts'
@@ -136,4 +140,26 @@ t.test('relays SIGKILLed at random moments while writes go on: every delivery ar
   await Promise.all(relays.map((r) => r.ready()))
   for (const relay of relays) relay.child.kill('SIGTERM')
   t.same(await Promise.all(relays.map((r) => r.exited)), [0, 0])
+})
+
+t.test('a live stream whose first connection fails leaves no reconnecting connection behind', async (t) => {
+  // a "database" that accepts and hangs up at once, counting the connections made to it
+  let connections = 0
+  const server = net.createServer((socket) => {
+    connections++
+    socket.destroy()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const url = `postgres://nobody:nothing@127.0.0.1:${(server.address() as net.AddressInfo).port}/none`
+  const database = await testDatabase(t)
+  const hub = new ChangeHub(database.db, url, pino({ level: 'silent' }))
+  t.teardown(() => hub.close())
+
+  for (let i = 0; i < 3; i++) await t.rejects(hub.subscribe({ tenantId: DEFAULT_TENANT, plugins: [], events: [] }, () => {}), `subscribe ${i + 1} fails`)
+  const after = connections
+  // pg-listen starts reconnecting a client whose first connect failed, every 50-800 ms here;
+  // an abandoned one may make one attempt more before it stops
+  await sleep(2000)
+  t.ok(connections - after <= 3, `${connections - after} connections after the failed subscribes (${after} before)`)
 })
