@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import type { DatabaseCheck } from './db/readiness.ts'
 import { backlog } from './deliveries/delivery.repository.ts'
 import { UnavailableError } from './errors.ts'
 import { bearer } from './http/tenant.ts'
@@ -45,14 +46,13 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return identity?.operator === true
   }
 
-  async function report(request: FastifyRequest) {
-    const check = await readiness.check()
+  async function report(check: DatabaseCheck, details: boolean) {
     const body = {
       status: 'ok' as const,
       database: { status: check.state },
       relay: { state: relay ? relay.state : 'off' },
     }
-    if (!(await operator(request))) return { check, body }
+    if (!details) return { check, body }
     const due = check.state === 'up' ? await backlog(database.db).catch(() => undefined) : undefined
     return {
       check,
@@ -73,10 +73,14 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
   }
 
-  app.get('/health', async (request) => (await report(request)).body)
+  app.get('/health', async (request) => {
+    // an operator asking for details may wait for a fresh probe; a liveness probe never waits
+    const details = await operator(request)
+    return (await report(details ? await readiness.check() : readiness.current(), details)).body
+  })
 
   app.get('/health/ready', async (request, reply) => {
-    const { check, body } = await report(request)
+    const { check, body } = await report(await readiness.check(), await operator(request))
     if (check.state === 'up') return { ...body, status: 'ready' as const }
     return reply.status(503).header('retry-after', '5').send({ ...body, status: 'unavailable' as const })
   })

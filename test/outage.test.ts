@@ -154,8 +154,8 @@ t.test('an API and two relays started while PostgreSQL is down wait for it; then
   const api = await spawnApi(t, url)
   const relays = [spawnRelay(t, url, ENV), spawnRelay(t, url, ENV)]
   const processes = () => [api.child, ...relays.map((r) => r.child)]
-  await waitFor(async () => (await api.request('GET', '/health').catch(() => undefined))?.status === 200, { timeoutMs: 30_000, message: 'the API answers' })
-  await waitFor(() => relays.every((r) => (r.output().match(/waiting for the database/g) ?? []).length >= 3), { message: 'the relays keep trying' })
+  await waitFor(async () => (await api.request('GET', '/health').catch(() => undefined))?.status === 200, { timeoutMs: 90_000, message: 'the API answers' })
+  await waitFor(() => relays.every((r) => (r.output().match(/waiting for the database/g) ?? []).length >= 3), { timeoutMs: 60_000, message: 'the relays keep trying' })
 
   const live = await api.request('GET', '/health')
   t.match(live.body, { status: 'ok', database: { status: 'waiting' } }, '/health: alive, waiting for the database')
@@ -172,7 +172,7 @@ t.test('an API and two relays started while PostgreSQL is down wait for it; then
 
   server = await cluster.start()
   const up = Date.now()
-  await waitFor(async () => (await api.request('GET', '/health/ready')).status === 200, { timeoutMs: 20_000, message: 'the API becomes ready' })
+  await waitFor(async () => (await api.request('GET', '/health/ready')).status === 200, { timeoutMs: 60_000, message: 'the API becomes ready' })
   await Promise.all(relays.map((r) => r.ready()))
   t.comment(`started while down: ready ${Date.now() - up} ms after the database came up`)
   const keys = await makeKeys(url)

@@ -36,6 +36,18 @@ export class DatabaseReadiness {
     this.last = undefined
   }
 
+  /**
+   * The last known state, at once, refreshed in the background when stale: a liveness
+   * probe must not wait on the database (probes time out in a second or so, and a
+   * failed liveness probe restarts the process).
+   */
+  current(): DatabaseCheck {
+    if (!this.started) return { state: 'waiting' }
+    void this.check()
+    return this.last?.check ?? { state: 'up' }
+  }
+
+  /** Probes the database (or answers the probe of less than `cacheMs` ago). */
   async check(): Promise<DatabaseCheck> {
     if (!this.started) return { state: 'waiting' }
     if (this.last && Date.now() - this.last.at < (this.options.cacheMs ?? 1000)) return this.last.check
