@@ -138,3 +138,75 @@ t.test('installation tokens reach only the routes that declare a permission, and
     t.match(res, { status: 403, body: { code: 'NOT_ALLOWED_FOR_APPS' } }, `${route} is closed to installation tokens`)
   }
 })
+
+t.test('no input to the app routes gets a 5xx', async (t) => {
+  const server = await startApp(t, { AUTH: 'required', RELAY: 'off' })
+  const receiver = await startAppServer(t)
+  const dev = await developerKey(server)
+  const store = await storeKey(server, STORE)
+  const created = (await server.request('POST', '/api/apps', { slug: 'sync', ...manifest(receiver.url) }, bearer(dev))).body
+  const install = (await server.request('POST', '/api/marketplace/sync/install', { accept_permissions: ['products:read'], config: { api_key: 'abcdefgh' } }, bearer(store))).body
+  const cursor = (key: unknown[]) => Buffer.from(JSON.stringify(key)).toString('base64url')
+  const id = '00000000-0000-4000-8000-000000000000'
+  const bodies: unknown[] = [
+    {},
+    [],
+    'x',
+    null,
+    { config: { a: '\u0000' } },
+    { config: { ['__proto__']: { polluted: true } } },
+    { accept_permissions: ['\u0000'], config: { api_key: 'a\u0000bcdefgh' } },
+    { rating: 1e308, body: '\u0000' },
+    { slug: 'fuzz', ...manifest(receiver.url, { name: 'a\u0000' }) },
+    { slug: 'fuzz', ...manifest(receiver.url, { config_schema: { type: 'object', properties: { a: { type: 'string', pattern: '(?<' } } } }) },
+    { slug: 'fuzz', ...manifest(receiver.url, { config_schema: { type: 'object', properties: JSON.parse('{"__proto__":{"type":"string"}}') } }) },
+    { slug: 'fuzz', ...manifest(receiver.url, { config_schema: { type: 'object', properties: { a: { type: 'number', minimum: 1e400 } } } }) },
+    { slug: 'fuzz', ...manifest(receiver.url, { config_schema: { type: 'object', required: ['b'], properties: { a: { type: 'string', enum: [] } } } }) },
+    { slug: 'fuzz', ...manifest(receiver.url, { version: '99999999999999999999.0.0' }) },
+    { slug: 'fuzz', ...manifest(receiver.url, { webhook_url: 'http://[::1' }) },
+  ]
+  const queries = [
+    '?q=%00',
+    '?q=' + 'a'.repeat(200),
+    '?q=the',
+    '?q=%F0%9F%92%A9%20caf%C3%A9',
+    '?sort=bogus',
+    '?limit=1e9',
+    '?category=%00',
+    ...['relevance', 'popular', 'rating', 'newest', 'name'].flatMap((sort) =>
+      [[sort, 'x', 'y', id], [sort, '1e999', id], [sort, 'infinity', id], [sort, '99999-01-01T00:00:00Z', id], [sort, {}, id], [sort]].map(
+        (key) => `?q=app&sort=${sort}&cursor=${cursor(key)}`,
+      ),
+    ),
+    `?cursor=${Buffer.from(`99999-12-31T00:00:00Z|${id}`).toString('base64url')}`,
+    `?cursor=${Buffer.from(`1|${id}`).toString('base64url')}`,
+  ]
+  const paths: [string, string][] = [
+    ['POST', '/api/apps'],
+    ['PUT', '/api/apps/sync'],
+    ['GET', '/api/apps/sync/installations'],
+    ['POST', `/api/apps/installations/${install.id}/access_tokens`],
+    ['GET', '/api/marketplace'],
+    ['GET', '/api/marketplace/sync'],
+    ['GET', '/api/marketplace/%00'],
+    ['POST', '/api/marketplace/sync/install'],
+    ['POST', '/api/marketplace/sync/reviews'],
+    ['PATCH', `/api/installations/${install.id}`],
+    ['POST', `/api/installations/${install.id}/approve`],
+    ['DELETE', `/api/installations/${id}`],
+  ]
+  const credentials = [bearer(dev), bearer(store), { authorization: `Basic ${Buffer.from(`${created.client_id}:${created.client_secret}`).toString('base64')}` }, { authorization: 'Basic %%%' }]
+  let requests = 0
+  for (const [method, path] of paths) {
+    for (const headers of credentials) {
+      const variants = method === 'GET' || method === 'DELETE' ? queries.map((q) => [path + q, undefined] as const) : bodies.map((b) => [path, b] as const)
+      for (const [url, body] of variants) {
+        const res = await server.request(method, url, body === undefined ? undefined : JSON.stringify(body), headers)
+        requests++
+        if (res.status >= 500) t.fail(`${method} ${url} ${JSON.stringify(body)?.slice(0, 120)} → ${res.status} ${JSON.stringify(res.body)}`)
+      }
+    }
+  }
+  t.pass(`${requests} requests, none answered 5xx`)
+  t.equal(Object.getPrototypeOf({}).polluted, undefined, 'no prototype polluted')
+})

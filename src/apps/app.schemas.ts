@@ -62,7 +62,7 @@ export type CreateAppBody = Static<typeof CreateAppBody>
 export const PublishAppBody = Type.Omit(CreateAppBody, ['slug'], { additionalProperties: false })
 export type PublishAppBody = Static<typeof PublishAppBody>
 
-export const AppSlugParams = Type.Object({ slug: Type.String({ maxLength: 200 }) })
+export const AppSlugParams = Type.Object({ slug: Type.String({ maxLength: 64, pattern: SLUG_PATTERN }) })
 
 const PermissionResponse = Type.Object({ permission: Type.String(), purpose: Type.String() })
 

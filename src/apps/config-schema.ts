@@ -110,7 +110,7 @@ export function checkConfigSchema(schema: unknown): void {
   const names = Object.keys(properties)
   if (names.length > MAX_CONFIG_PROPERTIES) fail(pointer('properties'), `at most ${MAX_CONFIG_PROPERTIES} properties`)
   for (const name of names) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) fail(pointer('properties', name), 'a property name is a letter or _ then up to 63 letters, digits or _')
+    if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(name)) fail(pointer('properties', name), 'a property name is a letter, then up to 63 letters, digits or _')
     checkProperty(name, properties[name])
   }
   if ('required' in schema) {

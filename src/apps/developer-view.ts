@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { decodeCursor, encodeCursor } from '../db/keyset.ts'
+import { ValidationError } from '../errors.ts'
 
 export interface InstallationHealth {
   id: string
@@ -30,6 +31,7 @@ export async function installationsWithHealth(
   cursor?: string,
 ): Promise<{ rows: InstallationHealth[]; nextCursor: string | null }> {
   const after = cursor ? decodeCursor(cursor) : null
+  if (after && !/^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(after[0])) throw new ValidationError('INVALID_CURSOR', 'cursor is not one this API returned')
   const { rows } = await sql<InstallationHealth>`
     with watermark as (
       select coalesce(

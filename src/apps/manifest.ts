@@ -27,6 +27,9 @@ export interface Manifest {
   listed: boolean
 }
 
+/** PostgreSQL's text and jsonb cannot hold U+0000: refused up front, as a 400 rather than a failed insert. */
+export const hasNul = (value: unknown): boolean => JSON.stringify(value).includes('\\u0000')
+
 export const EMPTY_CONFIG_SCHEMA = { type: 'object', properties: {} }
 
 /**
@@ -34,6 +37,7 @@ export const EMPTY_CONFIG_SCHEMA = { type: 'object', properties: {} }
  * anything is written: each problem a 400 with its own code.
  */
 export function checkManifest(body: PublishAppBody, config: Pick<Config, 'ALLOW_PRIVATE_WEBHOOKS' | 'HTTPS_ONLY'>): Manifest {
+  if (hasNul(body)) throw new ValidationError('INVALID_INPUT', 'The manifest must not contain NUL characters')
   if (!isSemver(body.version)) throw new ValidationError('INVALID_VERSION', `version '${body.version}' is not a semantic version (e.g. 1.4.0)`)
   const description = body.description ?? ''
   if (Buffer.byteLength(description) > MAX_DESCRIPTION_BYTES) throw new ValidationError('TOO_LARGE', `description must be at most ${MAX_DESCRIPTION_BYTES / 1024} KiB`)

@@ -2,6 +2,7 @@ import type { ValidateFunction } from 'ajv'
 import { AppError } from '../errors.ts'
 import { MAX_JSON_OBJECT_BYTES } from '../plugins/plugin.schemas.ts'
 import { newAjv, pointer, secretProperties } from '../apps/config-schema.ts'
+import { hasNul } from '../apps/manifest.ts'
 import type { SecretCipher } from '../secrets/cipher.ts'
 
 export interface ConfigProblem {
@@ -46,6 +47,7 @@ export function validConfig(schema: Record<string, unknown>, config: Record<stri
   if (Buffer.byteLength(JSON.stringify(config)) > MAX_JSON_OBJECT_BYTES) {
     throw new AppError(400, 'TOO_LARGE', `config must be at most ${MAX_JSON_OBJECT_BYTES / 1024} KiB of JSON`)
   }
+  if (hasNul(config)) throw new AppError(400, 'INVALID_INPUT', 'config must not contain NUL characters')
   const { config: checked, problems } = checkConfig(schema, config)
   if (problems.length > 0) {
     throw new AppError(400, 'INVALID_CONFIG', `config does not match the app’s config_schema: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`, { problems })
@@ -63,9 +65,10 @@ export interface StoredConfig {
 /** Splits a valid config into what may be shown and what is kept encrypted. */
 export function storeConfig(cipher: SecretCipher, schema: Record<string, unknown>, config: Record<string, unknown>): StoredConfig {
   const secretNames = new Set(secretProperties(schema))
-  const shown: Record<string, unknown> = {}
-  const secret: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(config)) (secretNames.has(key) ? secret : shown)[key] = value
+  // fromEntries defines own properties: a key named __proto__ stays a key
+  const entries = Object.entries(config)
+  const shown = Object.fromEntries(entries.filter(([key]) => !secretNames.has(key)))
+  const secret = Object.fromEntries(entries.filter(([key]) => secretNames.has(key)))
   return { config: shown, secretConfig: Object.keys(secret).length > 0 ? cipher.encrypt(JSON.stringify(secret)) : null }
 }
 

@@ -2,6 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AppSlugParams } from '../apps/app.schemas.ts'
 import { CATEGORIES } from '../apps/permissions.ts'
+import { hasNul } from '../apps/manifest.ts'
+import { ValidationError } from '../errors.ts'
 import { findApp, install } from '../installations/installation.repository.ts'
 import { InstallationResponse } from '../installations/installation.schemas.ts'
 import { presentInstallation } from '../installations/installation.routes.ts'
@@ -30,6 +32,7 @@ const marketplaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/api/marketplace', { schema: { querystring: SearchQuery, response: { 200: SearchResponse } } }, async (request) => {
     const { q, category, sort, limit, cursor } = request.query
+    if (hasNul(request.query)) throw new ValidationError('INVALID_INPUT', 'The query must not contain NUL characters')
     const result = await searchApps(db, { q, category, sort: sort as Sort | undefined, limit, cursor })
     return {
       apps: result.apps.map((a) => ({
@@ -107,6 +110,7 @@ const marketplaceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { params: AppSlugParams, body: ReviewBody, response: { 200: Review, 201: Review } } },
     async (request, reply) => {
       admin(request)
+      if (hasNul(request.body)) throw new ValidationError('INVALID_INPUT', 'The review must not contain NUL characters')
       const { review, created } = await postReview(db, request.tenantId, request.params.slug, request.body.rating, request.body.body ?? '')
       return reply.status(created ? 201 : 200).send(reviewJson(review))
     },

@@ -42,9 +42,21 @@ function decode(sort: Sort, cursor: string): unknown[] {
   } catch {
     parsed = null
   }
-  const ok = Array.isArray(parsed) && parsed[0] === sort && typeof parsed.at(-1) === 'string' && UUID.test(parsed.at(-1) as string)
-  if (!ok) throw new ValidationError('INVALID_CURSOR', 'cursor is not one this API returned for this sort')
-  return (parsed as unknown[]).slice(1)
+  const key = Array.isArray(parsed) && parsed[0] === sort ? parsed.slice(1) : []
+  const id = key.at(-1)
+  if (key.length !== SHAPES[sort].length + 1 || typeof id !== 'string' || !UUID.test(id) || !SHAPES[sort].every((ok, i) => ok(key[i]))) {
+    throw new ValidationError('INVALID_CURSOR', 'cursor is not one this API returned for this sort')
+  }
+  return key
+}
+
+// what each sort's cursor holds before its id: checked here, so nothing a client makes up reaches a cast in SQL
+const SHAPES: Record<Sort, ((v: unknown) => boolean)[]> = {
+  relevance: [(v) => typeof v === 'boolean', (v) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) < 1e30],
+  popular: [(v) => Number.isInteger(v) && Math.abs(v as number) < 2 ** 31],
+  rating: [(v) => typeof v === 'string' && /^\d(\.\d{1,2})?$/.test(v)],
+  newest: [(v) => typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$/.test(v) && !Number.isNaN(Date.parse(v))],
+  name: [(v) => typeof v === 'string' && v.length <= 200 && !v.includes('\u0000')],
 }
 
 const keyOf = (sort: Sort, r: Listing): unknown[] => {
