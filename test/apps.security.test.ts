@@ -115,6 +115,16 @@ t.test('installation tokens reach only the routes that declare a permission, and
   const token = (await server.request('POST', `/api/apps/installations/${install.body.id}/access_tokens`, undefined, basic(created.body.client_id, created.body.client_secret))).body
   t.match(token, { token: /^bcs_iat_/, permissions: ['products:write'], installation_id: install.body.id, tenant_id: STORE })
   t.ok(Date.parse(token.expires_at) - Date.now() > 55 * 60 * 1000, 'the token lives an hour')
+  const again = await server.request('POST', `/api/apps/installations/${install.body.id}/access_tokens`, undefined, {
+    ...basic(created.body.client_id, created.body.client_secret),
+    'idempotency-key': 'same-key',
+  })
+  const replay = await server.request('POST', `/api/apps/installations/${install.body.id}/access_tokens`, undefined, {
+    ...basic(created.body.client_id, created.body.client_secret),
+    'idempotency-key': 'same-key',
+  })
+  t.not(again.body.token, replay.body.token, 'an Idempotency-Key never replays a token')
+  t.same(await server.database.db.selectFrom('idempotency_keys').selectAll().execute(), [], 'nor keeps one')
   const stored = await server.database.db.selectFrom('app_access_tokens').select('token_hash').execute()
   t.notOk(JSON.stringify(stored).includes(token.token), 'only its hash is stored')
   const auth = bearer(token.token)
