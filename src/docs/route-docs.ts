@@ -172,8 +172,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'POST /api/installations/:id/approve': {
     summary: 'Approve a version’s new permissions',
-    description: 'Grants `pending_permissions`: the installation moves to `pending_version` and the app gets `app.permissions_updated`.',
-    errors: { 403: ['ADMIN_KEY_REQUIRED', 'NOT_ALLOWED_FOR_APPS'], 409: ['NOTHING_TO_APPROVE', 'CONFIG_INVALID_FOR_VERSION'] },
+    description:
+      'Grants `pending_permissions`: the installation moves to `pending_version` and the app gets `app.permissions_updated`. ' +
+      'Send `config` when the new version needs settings the current config lacks.',
+    errors: { 400: ['INVALID_CONFIG'], 403: ['ADMIN_KEY_REQUIRED', 'NOT_ALLOWED_FOR_APPS'], 409: ['NOTHING_TO_APPROVE', 'CONFIG_INVALID_FOR_VERSION'] },
+    body: {},
   },
   'DELETE /api/installations/:id': {
     summary: 'Uninstall an app',

@@ -188,8 +188,15 @@ interface VersionRow {
 }
 
 /** Moves one installation to a version: its plugin, permissions and config (defaults of the new schema applied). */
-async function moveTo(trx: Database, cipher: SecretCipher, app: App, before: Installation, target: VersionRow): Promise<Installation> {
-  const values = { ...before.config, ...secretValues(cipher, before.secret_config) }
+async function moveTo(
+  trx: Database,
+  cipher: SecretCipher,
+  app: App,
+  before: Installation,
+  target: VersionRow,
+  given: Record<string, unknown> = before.config,
+): Promise<Installation> {
+  const values = { ...secretValues(cipher, before.secret_config), ...given }
   const { config, problems } = checkConfig(target.config_schema, values)
   if (problems.length > 0) {
     throw new AppError(409, 'CONFIG_INVALID_FOR_VERSION', `The config does not fit version ${target.version}: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`, { problems })
@@ -227,14 +234,19 @@ async function moveTo(trx: Database, cipher: SecretCipher, app: App, before: Ins
   return installation
 }
 
-/** The store grants what the pending version asks for; the installation moves to it and the app hears app.permissions_updated. */
-export async function approve(db: Database, cipher: SecretCipher, tenantId: string, id: string): Promise<Installation> {
+/**
+ * The store grants what the pending version asks for; the installation moves to it
+ * and the app hears app.permissions_updated. `config`, when given, is the config for
+ * the new version (a version may ask for settings the old one did not have).
+ */
+export async function approve(db: Database, cipher: SecretCipher, tenantId: string, id: string, config?: Record<string, unknown>): Promise<Installation> {
   return inTransaction(db, async (trx) => {
     const before = await findInstallation(trx, tenantId, id, true)
     if (!before.pending_version) throw new ConflictError('NOTHING_TO_APPROVE', 'This installation has no pending permissions')
     const app = await trx.selectFrom('apps').selectAll().where('id', '=', before.app_id).executeTakeFirstOrThrow()
     const target = await trx.selectFrom('app_versions').selectAll().where('app_id', '=', app.id).where('version', '=', before.pending_version).executeTakeFirstOrThrow()
-    return moveTo(trx, cipher, app, before, target)
+    if (config !== undefined) validConfig(target.config_schema, { ...secretValues(cipher, before.secret_config), ...config })
+    return moveTo(trx, cipher, app, before, target, config)
   })
 }
 

@@ -5,7 +5,7 @@ import type { Installation } from '../db/schema.ts'
 import type { SecretCipher } from '../secrets/cipher.ts'
 import { secretValues } from './install-config.ts'
 import { approve, findInstallation, uninstall, updateConfig } from './installation.repository.ts'
-import { InstallationParams, InstallationResponse, installationJson, UpdateInstallationBody } from './installation.schemas.ts'
+import { ApproveBody, InstallationParams, InstallationResponse, installationJson, UpdateInstallationBody } from './installation.schemas.ts'
 import { requireStoreAdmin } from './store-admin.ts'
 
 /** An installation as the store sees it: its writeOnly values only by name. */
@@ -58,10 +58,20 @@ const installationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   )
 
-  app.post('/api/installations/:id/approve', { schema: { params: InstallationParams, response: { 200: InstallationResponse } } }, async (request) => {
-    admin(request)
-    return presentInstallation(db, cipher, await approve(db, cipher, request.tenantId, request.params.id))
-  })
+  app.post(
+    '/api/installations/:id/approve',
+    {
+      schema: { params: InstallationParams, body: ApproveBody, response: { 200: InstallationResponse } },
+      // `curl -X POST …/approve` sends no body at all: the empty object it means
+      preValidation: async (request) => {
+        request.body ??= {}
+      },
+    },
+    async (request) => {
+      admin(request)
+      return presentInstallation(db, cipher, await approve(db, cipher, request.tenantId, request.params.id, request.body.config))
+    },
+  )
 
   app.delete('/api/installations/:id', { schema: { params: InstallationParams } }, async (request, reply) => {
     admin(request)

@@ -29,6 +29,15 @@ export const UpdateInstallationBody = Type.Object(
   { additionalProperties: false },
 )
 
+export const ApproveBody = Type.Object(
+  {
+    config: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), { description: 'The config for the new version, when it asks for settings the current config lacks' }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
 export function installationJson(app: Pick<App, 'slug' | 'name' | 'version'>, i: Installation, secretKeys: string[]) {
   return {
     id: i.id,

@@ -12,8 +12,9 @@ import { InstallBody, Listing, Review, ReviewBody, SearchQuery, SearchResponse }
 import { latestReviews, postReview } from './reviews.ts'
 import { searchApps, type Sort } from './search.ts'
 
-const reviewJson = (r: { tenant_id: string; rating: number; body: string; created_at: Date; updated_at: Date }) => ({
-  ...r,
+const reviewJson = (r: { rating: number; body: string; created_at: Date; updated_at: Date }) => ({
+  rating: r.rating,
+  body: r.body,
   created_at: r.created_at.toISOString(),
   updated_at: r.updated_at.toISOString(),
 })

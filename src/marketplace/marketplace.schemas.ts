@@ -12,8 +12,8 @@ export const ListingSummary = Type.Object({
   review_count: Type.Integer(),
 })
 
+// which stores use an app is theirs to tell: a review names no store
 export const Review = Type.Object({
-  tenant_id: Type.String({ format: 'uuid' }),
   rating: Type.Integer({ minimum: 1, maximum: 5 }),
   body: Type.String(),
   created_at: Type.String({ format: 'date-time' }),
