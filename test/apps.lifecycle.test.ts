@@ -88,6 +88,15 @@ t.test('upgrades, config changes, approvals, reviews and the developer’s view'
   t.match(view.installations.find((i: { tenant_id: string }) => i.tenant_id === STORE_B), { pending_version: '2.0.0', pending_permissions: ['products:read', 'orders:read'], health: { failed: 0 } })
   t.match(view.installations.find((i: { tenant_id: string }) => i.tenant_id === STORE_A), { status: 'active', version: '2.0.0', health: { failed: 0, success_rate: 1 } })
 
+  // a version asking for less: store A narrows at once (and is told), store B's pending 2.0.0 gives way to it
+  const v3 = await api('PUT', '/api/apps/sync', manifest(app.url, { version: '3.0.0' }), dev)
+  t.match(v3.body, { installations: { followed: 2, pending: 0 } })
+  t.match((await api('GET', `/api/installations/${a.id}`, undefined, keyA)).body, { version: '3.0.0', permissions: ['products:read'] })
+  t.match((await api('GET', `/api/installations/${b.id}`, undefined, keyB)).body, { version: '3.0.0', pending_version: null, pending_permissions: null })
+  const narrowed = await waitFor(() => events('app.permissions_updated', STORE_A).find((d) => d.json.data.version === '3.0.0'), { message: 'the narrowing told' })
+  t.same(narrowed.json.data.previous_permissions, ['products:read', 'orders:read'])
+  t.equal(events('app.permissions_updated', STORE_B).length, 0, 'store B’s permissions did not change: nothing to tell')
+
   // client secret rotation: both work during the grace period
   const rotated = (await api('POST', '/api/apps/sync/client-secret/rotate', undefined, dev)).body
   t.match(rotated, { client_id: created.client_id, client_secret: /^bcs_cs_/, previous_expires_at: String })
