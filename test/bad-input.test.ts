@@ -269,7 +269,7 @@ t.test('hostile and malformed requests on every route answer a 4xx JSON error wi
     { name: 'URL of 5,000 characters', method: 'GET', url: `/api/products?cursor=${'c'.repeat(5000)}`, status: 414, code: 'URL_TOO_LONG' },
     { name: 'headers of 20 KB', method: 'GET', url: '/api/plugins', headers: { 'x-padding': 'p'.repeat(20_000) }, status: 431, code: 'HEADERS_TOO_LARGE' },
     { name: 'unknown route', method: 'GET', url: '/api/../../etc/passwd', status: 404, code: 'ROUTE_NOT_FOUND' },
-    { name: 'unknown method on a route', method: 'DELETE', url: '/api/plugins', status: 404, code: 'ROUTE_NOT_FOUND' },
+    { name: 'unknown method on a route', method: 'DELETE', url: '/api/plugins', status: 405, code: 'METHOD_NOT_ALLOWED' },
   ]
 
   const before = await checksum(db)

@@ -309,7 +309,9 @@ t.test('the API keeps its OpenAPI contract under valid and hostile requests to e
       .map(([parts, k, a, b]) => ({ ...kinds[k]![1](parts, a, b), op, kind: kinds[k]![0] }))
     return fc.oneof(validRequest, invalidRequest)
   }
-  const anyRequest = fc.nat(operations.length - 1).chain((i) => requestArbitrary(operations[i]!))
+  // writes that create come more often than deletes, so the pools of ids grow and later steps (pay, ship) are reached
+  const WEIGHTS: Record<string, number> = { POST: 3, PUT: 2, PATCH: 2, GET: 2, DELETE: 1 }
+  const anyRequest = fc.oneof(...operations.map((op) => ({ weight: WEIGHTS[op.method] ?? 1, arbitrary: requestArbitrary(op) })))
 
   // --- sending and checking
   function send(request: FuzzRequest, extraHeaders: Record<string, string> = {}): Promise<Answer> {
@@ -415,7 +417,8 @@ t.test('the API keeps its OpenAPI contract under valid and hostile requests to e
       const replay = await send(request)
       sent++
       if (replay.status !== answer.status) problems.push(`the replay answered ${replay.status}, the first ${answer.status}`)
-      else if (replay.status !== 409 && replay.headers['idempotent-replayed'] !== 'true') problems.push('the replay has no idempotent-replayed: true')
+      // a request refused before its handler (validation, auth) is not remembered: only what ran is replayed
+      else if (answer.status < 300 && replay.headers['idempotent-replayed'] !== 'true') problems.push('the replay has no idempotent-replayed: true')
       problems.push(...problemsOf(request, replay).map((p) => `replay: ${p}`))
     }
     if (problems.length === 0) return []

@@ -179,6 +179,45 @@ function problemOf(error: ErrorObject, location: FieldLocation, root: string): F
   }
 }
 
+/** Whether a value is of the type a schema names (no type: any). */
+function ofType(schema: Schema, value: unknown): boolean {
+  if (schema.const !== undefined) return schema.const === value
+  switch (schema.type) {
+    case undefined:
+      return true
+    case 'string':
+      return typeof value === 'string'
+    case 'integer':
+      return Number.isInteger(value)
+    case 'number':
+      return typeof value === 'number'
+    case 'boolean':
+      return typeof value === 'boolean'
+    case 'null':
+      return value === null
+    case 'array':
+      return Array.isArray(value)
+    case 'object':
+      return value !== null && typeof value === 'object' && !Array.isArray(value)
+    default:
+      return false
+  }
+}
+
+/**
+ * The error of the one alternative of a union the value was meant for: a string given to `string (pattern) | null`
+ * fails the pattern, which says more than "must be a string or null". Failing that, the alternative whose errors
+ * lie deepest in the data (it got furthest).
+ */
+function branchError(union: ErrorObject, errors: ErrorObject[]): ErrorObject | undefined {
+  const alternatives = ((union.parentSchema as Schema | undefined)?.[union.keyword] ?? []) as Schema[]
+  const of = (i: number) => errors.filter((e) => e.schemaPath.startsWith(`${union.schemaPath}/${i}/`))
+  const meant = alternatives.map((schema, i) => [schema, i] as const).filter(([schema]) => ofType(schema, union.data))
+  if (meant.length === 1) return of(meant[0]![1])[0]
+  const deeper = errors.filter((e) => e.schemaPath.startsWith(`${union.schemaPath}/`) && e.instancePath.length > union.instancePath.length)
+  return deeper.at(-1)
+}
+
 /**
  * ajv's errors in words, one problem per field. A union (anyOf) reports one
  * error per alternative and then its own: when one alternative got further than
@@ -194,9 +233,7 @@ export function describeSchemaErrors(errors: ErrorObject[], dataVar: string): Fi
     const union = unions.find((u) => inside(error, u))
     if (union) continue
     if (unions.includes(error)) {
-      const branches = errors.filter((e) => inside(e, error))
-      const deeper = branches.filter((e) => e.instancePath.length > error.instancePath.length)
-      chosen.push(deeper.length > 0 && closedSet(error.parentSchema as Schema) === undefined ? deeper.at(-1)! : error)
+      chosen.push(closedSet(error.parentSchema as Schema) === undefined ? (branchError(error, errors) ?? error) : error)
       continue
     }
     chosen.push(error)
