@@ -58,6 +58,8 @@ interface Parts {
 interface FuzzRequest extends Parts {
   op: Operation
   kind: string
+  /** a method the path does not document, sent instead of the operation's own */
+  method?: string
   idempotencyKey?: string
 }
 
@@ -259,6 +261,8 @@ t.test('the API keeps its OpenAPI contract under valid and hostile requests to e
     list.push(['no API key', (p) => ({ ...p, headers: Object.fromEntries(Object.entries(p.headers).filter(([k]) => k !== 'authorization')) })])
     list.push(['wrong API key', (p, a) => ({ ...p, headers: { ...p.headers, authorization: at(['Bearer nope', 'Basic YTpi', `Bearer ${'k'.repeat(600)}`, 'Bearer', ''], a) } })])
     list.push(['raw body', (p, a) => withRaw(p, at(RAW_BODIES, a))])
+    const undocumented = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'].filter((m) => !operations.some((o) => o.path === op.path && o.method === m))
+    if (undocumented.length > 0) list.push(['undocumented method', (p, a) => ({ ...p, method: at(undocumented, a) })])
     list.push(['body of another media type', (p, a) => withRaw(p, 'name=x&slug=y', at(CONTENT_TYPES, a))])
     if (op.method === 'POST') {
       list.push(['malformed Idempotency-Key', (p, a) => ({ ...p, headers: { ...p.headers, 'idempotency-key': at([' ', 'k'.repeat(300), '\t', 'caf\u00e9'], a) } })])
@@ -306,7 +310,7 @@ t.test('the API keeps its OpenAPI contract under valid and hostile requests to e
     }))
     const invalidRequest = fc
       .tuple(valid, fc.nat(kinds.length - 1), fc.nat(), fc.nat())
-      .map(([parts, k, a, b]) => ({ ...kinds[k]![1](parts, a, b), op, kind: kinds[k]![0] }))
+      .map(([parts, k, a, b]) => ({ op, ...kinds[k]![1](parts, a, b), kind: kinds[k]![0] }) as FuzzRequest)
     return fc.oneof(validRequest, invalidRequest)
   }
   // writes that create come more often than deletes, so the pools of ids grow and later steps (pay, ship) are reached
@@ -326,7 +330,7 @@ t.test('the API keeps its OpenAPI contract under valid and hostile requests to e
     } else if (request.body) payload = Buffer.isBuffer(request.body.raw) ? request.body.raw : Buffer.from(request.body.raw)
     if (payload) headers['content-length'] = String(payload.length)
     return new Promise((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, method: request.op.method, path: url, headers, agent }, (res) => {
+      const req = http.request({ host: '127.0.0.1', port, method: request.method ?? request.op.method, path: url, headers, agent }, (res) => {
         // a live stream stays open: its head is what there is to check
         if (/text\/event-stream/.test(res.headers['content-type'] ?? '') && res.statusCode === 200) {
           res.destroy()
@@ -356,6 +360,14 @@ t.test('the API keeps its OpenAPI contract under valid and hostile requests to e
     const problems: string[] = []
     const { op } = request
     if (answer.status >= 500) problems.push(`answered ${answer.status}`)
+    if (request.method) {
+      // no operation to hold it to: an error in the common shape, and a 405 that says what is allowed
+      if (STACK_TEXT.test(answer.text)) problems.push('stack text in the answer')
+      if (answer.status < 400) problems.push(`an undocumented method answered ${answer.status}`)
+      else if (!/"code":"[A-Z_]+"/.test(answer.text)) problems.push('the error has no code')
+      if (answer.status === 405 && !(answer.headers.allow ?? '').includes(op.method)) problems.push(`405 without Allow naming ${op.method}`)
+      return problems
+    }
     const documented = op.responses[String(answer.status)]
     if (!documented) problems.push(`answered ${answer.status}, which it does not document (${Object.keys(op.responses).join(', ')})`)
     if (STACK_TEXT.test(answer.text)) problems.push('stack text in the answer')
@@ -412,7 +424,7 @@ t.test('the API keeps its OpenAPI contract under valid and hostile requests to e
     }
     if (answer.status >= 200 && answer.status < 300 && /json/.test(answer.headers['content-type'] ?? '')) learn(request.op, JSON.parse(answer.text))
     if (answer.status === 204 && request.op.method === 'DELETE') forget(request.op, request.params)
-    if (request.idempotencyKey && answer.status < 500) {
+    if (request.idempotencyKey && answer.status < 500 && !request.method) {
       // the same request again: the first answer, replayed as the document says a replay is
       const replay = await send(request)
       sent++
