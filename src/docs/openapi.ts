@@ -288,7 +288,11 @@ export const openApi = fp(
           version,
           description:
             'Webhook plugins for a BetterCallSold store: register a plugin, choose its events, and receive them signed ' +
-            '(Standard Webhooks), retried, and logged. Every error is JSON `{ statusCode, error, message, code }`; branch on `code`.\n\n' +
+            '(Standard Webhooks), retried, and logged. Every error is JSON `{ statusCode, error, message, code }`; branch on `code`. ' +
+            'A validation error (`VALIDATION_ERROR`) adds `details: [{ field, in, problem, allowed? }]`, one per field, and its message ' +
+            'names the field, what was given and what is allowed. Text anywhere in a request must be storable: the NUL character ' +
+            '(U+0000) and lone UTF-16 surrogates are refused with a 400 naming the field. A path that exists with another method is a ' +
+            '`405` with `Allow`. Every `POST` takes an `Idempotency-Key`.\n\n' +
             `Authentication: \`Authorization: Bearer <API key>\`${config.AUTH === 'required' ? ' (required on this server).' : ' (optional on this server: without a key a request acts as the default tenant).'}`,
         },
         components: {
