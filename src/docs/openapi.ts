@@ -164,7 +164,7 @@ function documenter() {
    * kind answers — the router's, the body parser's, the idempotency layer's. test/contract.fuzz.test.ts fails on
    * a status missing here.
    */
-  const errorCodes = (schema: Schema, url: string, method: string, isPublic: boolean, doc: RouteDoc | undefined): Map<number, string[]> => {
+  const errorCodes = (schema: Schema, url: string, method: string, isPublic: boolean, replayable: boolean, doc: RouteDoc | undefined): Map<number, string[]> => {
     const codes = new Map<number, string[]>()
     const add = (status: number, ...list: string[]) => {
       const known = codes.get(status) ?? []
@@ -177,17 +177,17 @@ function documenter() {
     if (takesBody) add(400, 'FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CTP_EMPTY_JSON_BODY')
     if (schema.body) add(400, 'TOO_DEEP')
     if (hasParams) add(400, 'FST_ERR_BAD_URL')
-    if (method === 'POST') add(400, 'INVALID_IDEMPOTENCY_KEY')
+    if (replayable) add(400, 'INVALID_IDEMPOTENCY_KEY')
     if (!isPublic) add(401, 'MISSING_API_KEY', 'INVALID_API_KEY')
     if (hasParams) add(404, 'NOT_FOUND')
     for (const [status, list] of Object.entries(doc?.errors ?? {})) add(Number(status), ...(list ?? []))
-    if (method === 'POST') add(409, 'IDEMPOTENCY_REQUEST_IN_PROGRESS')
+    if (replayable) add(409, 'IDEMPOTENCY_REQUEST_IN_PROGRESS')
     if (takesBody) {
       add(413, 'FST_ERR_CTP_BODY_TOO_LARGE')
       add(415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
     }
     add(414, 'URL_TOO_LONG', ...(hasParams ? ['FST_ERR_MAX_PARAM_LENGTH'] : []))
-    if (method === 'POST') add(422, 'IDEMPOTENCY_KEY_REUSED')
+    if (replayable) add(422, 'IDEMPOTENCY_KEY_REUSED')
     add(429, 'RATE_LIMITED')
     add(431, 'HEADERS_TOO_LARGE')
     // every route but the static ones reads the database
@@ -226,12 +226,14 @@ function documenter() {
     const method = Array.isArray(route.method) ? String(route.method[0]) : String(route.method)
     const doc = ROUTE_DOCS[`${method} ${url}`]
     const isPublic = route.config?.public === true || PUBLIC_URLS.has(url)
+    // a store's POST takes an Idempotency-Key; a developer's or an app's own route does not (src/http/idempotency.ts)
+    const replayable = method === 'POST' && !route.config?.principal
     const tag = tagOf(url)
     const names = NAMES_BY_TAG[tag] ?? BY_NAME
 
     const response: Record<string, Schema> = {}
     for (const [status, own] of Object.entries((given.response ?? {}) as Record<string, Schema>)) {
-      const documented = method === 'POST' ? { ...asReplayable(own), headers: REPLAY_HEADERS } : own
+      const documented = replayable ? { ...asReplayable(own), headers: REPLAY_HEADERS } : own
       response[status] = withExample({ description: SUCCESS[status] ?? 'OK', ...documented }, exampleOf(own, undefined, names))
     }
     for (const [status, extra] of Object.entries(doc?.responses ?? {})) {
@@ -244,7 +246,7 @@ function documenter() {
         response[status] = { description: extra.description, type: 'null' }
       }
     }
-    for (const [status, codes] of errorCodes(given, url, method, isPublic, doc)) {
+    for (const [status, codes] of errorCodes(given, url, method, isPublic, replayable, doc)) {
       const first = codes[0]!
       const message = MESSAGES[first] ?? (first === 'NOT_FOUND' ? `${RESOURCE[tag] ?? 'Resource'} not found` : first.toLowerCase().replace(/_/g, ' '))
       response[status] = {
@@ -263,7 +265,7 @@ function documenter() {
       ...(isPublic && { security: [] }),
       ...(given.body ? { body: withExample({ ...(given.body as Schema), ...doc?.bodyRules }, doc?.body ?? exampleOf(given.body, undefined, names)) } : {}),
       ...(given.querystring ? { querystring: withPropertyExamples(withDefaultsOptional(given.querystring as Schema), names) } : {}),
-      ...(method === 'POST' && { headers: withIdempotencyKey(given.headers as Schema | undefined) }),
+      ...(replayable && { headers: withIdempotencyKey(given.headers as Schema | undefined) }),
       ...(given.params ? { params: withPropertyExamples(given.params as Schema, names) } : {}),
       response,
     }
