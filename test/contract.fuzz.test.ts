@@ -37,7 +37,7 @@ const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : process.env
 const BATCHES = Number(process.env.FUZZ_RUNS ?? 100)
 const CONCURRENCY = 8
 /** the suite's share: on a machine too busy to finish the batches by then, fewer are sent (and reported) */
-const TIME_LIMIT_MS = process.env.FUZZ_RUNS ? undefined : 40_000
+const TIME_LIMIT_MS = process.env.FUZZ_RUNS ? undefined : 30_000
 /** a request not answered in this long is a failure of its own */
 const ANSWER_WITHIN_MS = 15_000
 const STACK_TEXT = /\bat [^\s()]+ \([^)]*:\d+:\d+\)|"stack"\s*:|node_modules\/|file:\/\/\//
@@ -477,9 +477,12 @@ t.test('the API keeps its OpenAPI contract under valid and hostile requests to e
   // every operation was reached, and most answered a success at least once (the others need a state the dice may not build)
   const unanswered = operations.filter((op) => !statuses.has(op.name)).map((op) => op.name)
   t.same(unanswered, [], 'every operation was sent requests')
-  const succeeded = operations.filter((op) => [...(statuses.get(op.name)?.keys() ?? [])].some((s) => s < 300))
-  t.comment(`operations that never succeeded: ${operations.filter((op) => !succeeded.includes(op)).map((op) => op.name).join(', ') || 'none'}`)
-  t.ok(succeeded.length >= operations.length * 0.7, `${succeeded.length} of ${operations.length} operations answered a 2xx`)
+  // a developer's or an app's route (src/apps/) refuses the store's key whatever is sent: fuzzed, but only to its 401
+  const reachable = operations.filter((op) => [...(statuses.get(op.name)?.keys() ?? [])].some((s) => s !== 401 && s !== 403))
+  const succeeded = reachable.filter((op) => [...(statuses.get(op.name)?.keys() ?? [])].some((s) => s < 300))
+  t.comment(`operations that never succeeded: ${reachable.filter((op) => !succeeded.includes(op)).map((op) => op.name).join(', ') || 'none'}`)
+  t.comment(`operations that answered only 401/403 to a store's key: ${operations.filter((op) => !reachable.includes(op)).map((op) => op.name).join(', ') || 'none'}`)
+  t.ok(succeeded.length >= reachable.length * 0.7, `${succeeded.length} of the ${reachable.length} operations a store's key reaches answered a 2xx`)
 
   // and the server is healthy afterwards
   const health = await app.request('GET', '/health')
