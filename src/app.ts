@@ -4,7 +4,7 @@ import customerRoutes from './customers/customer.routes.ts'
 import dashboardRoutes from './dashboard/dashboard.routes.ts'
 import deliveryRoutes from './deliveries/delivery.routes.ts'
 import { openApi } from './docs/openapi.ts'
-import { registerErrorHandler } from './errors.ts'
+import { frameworkErrors, registerErrorHandler } from './errors.ts'
 import eventTypeRoutes from './events/event-types.routes.ts'
 import healthRoutes, { startupGate } from './health.routes.ts'
 import inventoryRoutes from './inventory/inventory.routes.ts'
@@ -39,6 +39,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     loggerInstance: ctx.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
     schemaErrorFormatter: formatSchemaErrors,
+    frameworkErrors,
     // a slug or id longer than this is no slug or id
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,

@@ -14,6 +14,11 @@ export interface RouteDoc {
   errors?: Partial<Record<number, string[]>>
   /** the request body's example, when the one made from the schema would be refused by the route */
   body?: unknown
+  /**
+   * Rules the handler enforces (with its own error code) that JSON Schema can state: added to the documented body
+   * schema, so a client sees them; the route's own schema leaves them to the handler's clearer error.
+   */
+  bodyRules?: Record<string, unknown>
   /** responses the route's schema does not declare: 204s, and bodies that are not JSON */
   responses?: Record<number, { description: string; contentType?: string; schema?: TSchema; example?: unknown }>
 }
@@ -321,7 +326,9 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'POST /api/plugins/events': {
     summary: 'Process pending webhooks now',
-    description: 'Delivers every delivery of the caller’s tenant that is due now, in this request, and reports the outcomes.',
+    description:
+      'Delivers every delivery of the caller’s tenant that is due now, in this request, and reports the outcomes. It takes no body; ' +
+      'one that is sent must still be well-formed JSON (else a 400 `FST_ERR_CTP_INVALID_JSON_BODY`).',
   },
   'GET /api/plugins/events/:id': {
     summary: 'A delivery, with its attempts',
@@ -351,18 +358,31 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   // --- products and inventory
   'POST /api/products': {
     summary: 'Create a product',
-    description: 'Emits `product.created` to every subscribed plugin, in the same transaction.',
+    description:
+      'Emits `product.created` to every subscribed plugin, in the same transaction. A `price` has at most two decimals ' +
+      '(`19.999` is a 400 `INVALID_PRICE`): JSON Schema’s `multipleOf: 0.01` cannot say it, binary floating point makes 19.99 fail it.',
     errors: { 400: ['INVALID_PRICE'] },
     body: { name: 'Test Product', description: 'This will trigger webhooks', price: 19.99 },
   },
   'GET /api/products': { summary: 'List products', description: 'Newest first; page with `cursor`.', errors: { 400: ['INVALID_CURSOR'] } },
   'GET /api/products/:id': { summary: 'Get a product' },
-  'PUT /api/products/:id': { summary: 'Update a product', description: 'Any subset of the fields; emits `product.updated`.', errors: { 400: ['INVALID_PRICE'] } },
-  'PATCH /api/products/:id': { summary: 'Update a product (partial)', description: 'The same as PUT.', errors: { 400: ['INVALID_PRICE'] } },
+  'PUT /api/products/:id': {
+    summary: 'Update a product',
+    description: 'Any subset of the fields; emits `product.updated`. A `price` has at most two decimals (else `INVALID_PRICE`).',
+    errors: { 400: ['INVALID_PRICE'] },
+  },
+  'PATCH /api/products/:id': {
+    summary: 'Update a product (partial)',
+    description: 'The same as PUT. A `price` has at most two decimals (else `INVALID_PRICE`).',
+    errors: { 400: ['INVALID_PRICE'] },
+  },
   'DELETE /api/products/:id': { summary: 'Delete a product', description: 'Emits `product.deleted`.', responses: { 204: { description: 'Deleted' } } },
   'PUT /api/products/:id/inventory': {
     summary: 'Set or adjust a product’s stock',
-    description: 'Exactly one of `quantity` (set) or `delta` (adjust). Emits `inventory.updated`, and `inventory.low` / `inventory.out` when a threshold is crossed.',
+    description:
+      'Exactly one of `quantity` (set) or `delta` (adjust): neither or both is a 400 `INVALID_STOCK_CHANGE`. Emits `inventory.updated`, ' +
+      'and `inventory.low` / `inventory.out` when a threshold is crossed.',
+    bodyRules: { minProperties: 1, maxProperties: 1 },
     errors: { 400: ['INVALID_STOCK_CHANGE', 'STOCK_TOO_LARGE'], 409: ['INSUFFICIENT_STOCK'] },
     body: { quantity: 10 },
   },
@@ -382,7 +402,9 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   // --- orders
   'POST /api/orders': {
     summary: 'Place an order',
-    description: 'Reserves stock and emits `order.created` (and inventory events).',
+    description:
+      'Reserves stock and emits `order.created` (and inventory events). Each product appears in one line only: a product ' +
+      'repeated across `items` is a 400 `DUPLICATE_PRODUCT` (JSON Schema’s `uniqueItems` compares whole lines, so it cannot say this).',
     errors: { 400: ['UNKNOWN_CUSTOMER', 'UNKNOWN_PRODUCT', 'DUPLICATE_PRODUCT', 'AMOUNT_TOO_LARGE'], 409: ['INSUFFICIENT_STOCK', 'PRODUCT_UNAVAILABLE'] },
   },
   'GET /api/orders': { summary: 'List orders', errors: { 400: ['INVALID_CURSOR'] } },
