@@ -115,6 +115,9 @@ export async function emit(trx: Database, tenantId: string, type: string, data: 
          and p.status in ('active', 'paused')
          and ${type}::text = any (p.events)
          and (not p.ordered or p.id in (select id from ordered_turn))
+         -- the transaction gets its id before it draws delivery ids (the filter runs before
+         -- the insert's defaults): the live stream finds ids committed late by it (src/live/hub.ts)
+         and pg_current_xact_id() is not null
       returning plugin_id
     )
     select p.slug, pg_notify(${DELIVERY_CHANNEL}, '')
