@@ -9,7 +9,8 @@ import { waitFor } from './helpers/wait.ts'
 /**
  * The two-command start: with no DATABASE_URL, `npm start` brings up its own
  * PostgreSQL in DATA_DIR, migrates it, serves the API and the relay, and on
- * SIGTERM stops everything and exits 0. The data survives a restart.
+ * SIGTERM stops everything and exits 0. The data survives a restart, and the
+ * service survives its PostgreSQL being killed (and starts it again).
  */
 t.test('the npm start command runs on an embedded PostgreSQL, keeps data across restarts, and stops cleanly', async (t) => {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bcs-start-'))
@@ -36,7 +37,7 @@ t.test('the npm start command runs on an embedded PostgreSQL, keeps data across 
     t.teardown(() => {
       if (child.exitCode === null) child.kill('SIGKILL')
     })
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, { timeoutMs: 20_000, message: "the server answers" }).catch((error) => {
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok, { timeoutMs: 60_000, message: 'the server is ready' }).catch((error) => {
       throw new Error(`${error.message}; server output: ${out.slice(-1500)}`)
     })
     return { child, exited, output: () => out }
@@ -44,13 +45,28 @@ t.test('the npm start command runs on an embedded PostgreSQL, keeps data across 
 
   const first = await start()
   const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json()
-  t.match(health, { status: 'ok', database: { status: 'ok' }, relay: { state: 'running' } })
+  t.match(health, { status: 'ok', database: { status: 'up' }, relay: { state: 'running' } })
   const created = await fetch(`http://127.0.0.1:${port}/api/products`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'Persistent' }),
   })
   t.equal(created.status, 201)
+
+  // its PostgreSQL killed under it: the service lives on, starts it again, and serves
+  const postmaster = Number((await fs.readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0])
+  process.kill(postmaster, 'SIGKILL')
+  await waitFor(() => /embedded PostgreSQL started again/.test(first.output()), { timeoutMs: 60_000, message: 'PostgreSQL started again' })
+  const again = await waitFor(
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/api/products`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'After the crash' }) })
+      return res.status === 201 ? res : undefined
+    },
+    { timeoutMs: 20_000, message: 'a write after the restart' },
+  )
+  t.equal(again.status, 201, 'a write after its database was killed and started again')
+  t.equal(first.child.exitCode, null, 'the service did not die with its database')
+
   first.child.kill('SIGTERM')
   t.equal(await first.exited, 0)
   t.match(first.output(), /embedded PostgreSQL ready/)
@@ -59,7 +75,7 @@ t.test('the npm start command runs on an embedded PostgreSQL, keeps data across 
 
   const second = await start()
   const list = await (await fetch(`http://127.0.0.1:${port}/api/products`)).json()
-  t.same(list.products.map((p: { name: string }) => p.name), ['Persistent'], 'the data survived the restart')
+  t.same(list.products.map((p: { name: string }) => p.name).sort(), ['After the crash', 'Persistent'], 'the data survived the restarts')
   second.child.kill('SIGTERM')
   t.equal(await second.exited, 0)
 })
