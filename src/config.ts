@@ -61,7 +61,8 @@ export const ConfigSchema = Type.Object({
   WEBHOOK_RETRY_BASE_MS: Int({
     default: 10 * SECOND,
     minimum: 1,
-    description: 'Backoff base: retry n waits base × 4^(n-1), ±20 % jitter',
+    maximum: 60 * MINUTE,
+    description: 'Backoff base: retry n waits base × 4^(n-1), ±20 % jitter, at most a day',
   }),
   WEBHOOK_MAX_RESPONSE_BYTES: Int({ default: 64 * 1024, minimum: 0, description: 'Bytes of a response read at most' }),
   RELAY_CONCURRENCY: Int({ default: 50, minimum: 1, maximum: 1000, description: 'Deliveries in flight per relay' }),
@@ -94,6 +95,7 @@ export const ConfigSchema = Type.Object({
   RETRY_AFTER_MAX_MS: Int({
     default: 60 * MINUTE,
     minimum: 0,
+    maximum: 24 * 60 * MINUTE,
     description: 'The longest Retry-After (on 429 and 503) that is honoured; longer ones are cut to this',
   }),
   RETENTION_DAYS: Int({

@@ -113,25 +113,30 @@ export async function updatePlugin(db: Database, tenantId: string, slug: string,
  * Deletes a plugin: nothing is delivered to it afterwards. The row stays (as
  * 'deleted') so the events log still names it; its undelivered deliveries end as
  * 'cancelled', and clearing their lease fences off any attempt still in flight.
+ *
+ * Deliveries are locked before the plugin row, the order the relay's outcome
+ * statement takes them in (src/relay/sql/record-outcomes.ts: a delivery, then its
+ * plugin's failure record): the other order deadlocked with a failed outcome.
  */
 export async function deletePlugin(db: Database, tenantId: string, slug: string): Promise<void> {
   await inTransaction(db, async (trx) => {
-    refuseForApp(await findPlugin(trx, tenantId, slug), 'uninstall the app instead')
-    const deleted = await trx
-      .updateTable('plugins')
-      .set({ status: 'deleted' satisfies PluginStatus, updated_at: sql`now()` })
-      .where('tenant_id', '=', tenantId)
-      .where('slug', '=', slug)
-      .where('status', '<>', 'deleted')
-      .returning('id')
-      .executeTakeFirst()
-    if (!deleted) throw new NotFoundError('Plugin', slug)
+    const plugin = await findPlugin(trx, tenantId, slug)
+    refuseForApp(plugin, 'uninstall the app instead')
     await trx
       .updateTable('deliveries')
       .set({ status: 'cancelled', lease_id: null, updated_at: sql`now()` })
-      .where('plugin_id', '=', deleted.id)
+      .where('plugin_id', '=', plugin.id)
       .where('status', 'in', ['pending', 'retry'])
       .execute()
+    const deleted = await trx
+      .updateTable('plugins')
+      .set({ status: 'deleted' satisfies PluginStatus, updated_at: sql`now()` })
+      .where('id', '=', plugin.id)
+      .where('status', '<>', 'deleted')
+      .returning('id')
+      .executeTakeFirst()
+    // deleted by a concurrent request meanwhile
+    if (!deleted) throw new NotFoundError('Plugin', slug)
   })
 }
 

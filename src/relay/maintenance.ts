@@ -4,8 +4,12 @@ import { unparkDeliveries } from './sql/unpark.ts'
 
 /** Rows deleted per statement: small, so retention never holds long locks or bloats one transaction. */
 const RETENTION_BATCH = 1000
-/** At most this many batches per run; the next run (a minute later) goes on. */
-const RETENTION_BATCHES_PER_RUN = 50
+/**
+ * A run deletes for at most this long; the next run (a minute later) goes on. Each
+ * batch is its own short transaction, so a backlog of millions of settled rows is
+ * worked off in bounded steps beside the deliveries, never in one long lock.
+ */
+const RETENTION_RUN_MS = 20_000
 
 export interface MaintenanceResult {
   unparked: number
@@ -22,7 +26,8 @@ export interface MaintenanceResult {
  * - deliveries fanned out to a plugin while it was being deleted are cancelled;
  * - retired plugins with nothing left to deliver become deleted;
  * - settled deliveries (sent, failed, cancelled) older than `retentionDays`, their
- *   attempts, and events no delivery refers to any more are deleted in small batches.
+ *   attempts, and events no delivery refers to any more are deleted in small batches;
+ *   never a delivery a relay holds (leased), whose outcome is still to be written.
  */
 export async function runMaintenance(db: Database, retentionDays: number): Promise<MaintenanceResult> {
   const unparked = await unparkDeliveries(db)
@@ -42,12 +47,15 @@ export async function runMaintenance(db: Database, retentionDays: number): Promi
   `.execute(db)
   let deliveriesDeleted = 0
   let eventsDeleted = 0
-  for (let batch = 0; batch < RETENTION_BATCHES_PER_RUN; batch++) {
+  const started = Date.now()
+  while (Date.now() - started < RETENTION_RUN_MS) {
     const deleted = await sql`
       delete from deliveries
        where id in (select id from deliveries
                      where status in ('sent', 'failed', 'cancelled')
                        and created_at < now() - ${retentionDays}::integer * interval '1 day'
+                       -- never one a relay holds: its outcome is still to be recorded
+                       and lease_id is null
                      order by created_at
                      limit ${RETENTION_BATCH}
                        for update skip locked)
