@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { buildApp } from './app.ts'
-import type { Config } from './config.ts'
+import { openServerWarning, type Config } from './config.ts'
 import { resolveDatabase } from './db/connect.ts'
 import { createDatabase } from './db/database.ts'
 import { migrate } from './db/migrate.ts'
@@ -34,7 +34,20 @@ export async function startService(config: Config, logger: Logger, options: { li
   const relay = relayDatabase ? new Relay(relayDatabase, url, config, logger, cipher) : undefined
   const dispatcher = relay?.dispatcher ?? new Dispatcher(database.pool, config, logger, new SigningKeys(database.db, cipher))
   const app = await buildApp({ config, database, dispatcher, relay, logger, cipher })
-  if (options.listen !== false) await app.listen({ port: config.PORT, host: config.HOST })
+  if (options.listen !== false) {
+    const warning = openServerWarning(config)
+    if (warning) logger.warn(warning)
+    await app.listen({ port: config.PORT, host: config.HOST }).catch(async (error: NodeJS.ErrnoException) => {
+      await app.close()
+      if (!relay) await dispatcher.close()
+      await relayDatabase?.destroy()
+      await database.destroy()
+      await embedded?.stop()
+      throw error.code === 'EADDRINUSE'
+        ? Object.assign(new Error(`port ${config.PORT} on ${config.HOST} is already in use (is another server running?): stop it, or start on another port with PORT=<n>`), { code: error.code })
+        : error
+    })
+  }
   relay?.start()
 
   return {
