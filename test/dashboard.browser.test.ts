@@ -11,7 +11,8 @@ import { startReceiver } from './helpers/receiver.ts'
 
 /** Debian's chromium (`.ci/run` installs it); CHROMIUM_PATH points elsewhere. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const ARTIFACTS = path.resolve('.data/artifacts')
+/** Screenshots go to the harness's artifacts folder in the system's temp dir, never into the project's .data. */
+const ARTIFACTS = process.env.TEST_ARTIFACTS_DIR ?? path.join(os.tmpdir(), 'bettercallsold-test-artifacts')
 
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`
 
@@ -98,7 +99,8 @@ t.test('the dashboard asks for the API key, shows a delivery made through the AP
   await fs.mkdir(ARTIFACTS, { recursive: true })
   const shot = path.join(ARTIFACTS, 'dashboard.png')
   await page.screenshot({ path: shot, fullPage: true })
-  t.ok((await fs.stat(shot)).size > 10_000, `screenshot saved to ${path.relative(process.cwd(), shot)}`)
+  t.ok((await fs.stat(shot)).size > 10_000, `screenshot saved to ${shot}`)
+  t.ok(path.relative(os.tmpdir(), shot).split(path.sep)[0] !== '..' && !path.relative(process.cwd(), shot).startsWith('.data'), 'outside the project, in the temp dir')
   t.same(errors, [], 'no console error, no page error, no request elsewhere')
 })
 
