@@ -2,9 +2,14 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { sql } from 'kysely'
 import { backlog } from './deliveries/delivery.repository.ts'
 
-/** Liveness of the database and the in-process relay; 503 when the database does not answer. */
+/**
+ * Liveness of the database and the in-process relay; 503 when the database does
+ * not answer. It also says whether the API wants a key, so a client (the
+ * dashboard, a script) knows before its first call.
+ */
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { database, relay } = app.ctx
+  const { database, relay, config } = app.ctx
+  const auth = config.AUTH
   app.get('/health', async (_request, reply) => {
     const relayState = relay
       ? {
@@ -19,9 +24,9 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const started = performance.now()
       await sql`select 1`.execute(database.db)
       const latency = Math.round(performance.now() - started)
-      return { status: 'ok', database: { status: 'ok', latency_ms: latency }, relay: relayState, backlog: await backlog(database.db) }
+      return { status: 'ok', auth, database: { status: 'ok', latency_ms: latency }, relay: relayState, backlog: await backlog(database.db) }
     } catch {
-      return reply.status(503).send({ status: 'degraded', database: { status: 'unavailable' }, relay: relayState })
+      return reply.status(503).send({ status: 'degraded', auth, database: { status: 'unavailable' }, relay: relayState })
     }
   })
 }

@@ -36,6 +36,9 @@ const Text = Type.String()
 
 const HealthResponse = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
+  auth: Type.Union([Type.Literal('required'), Type.Literal('off')], {
+    description: '`required`: every other call needs `Authorization: Bearer <key>`; `off`: calls without a key act as the default store',
+  }),
   database: Type.Object({ status: Type.String(), latency_ms: Type.Optional(Type.Integer()) }),
   relay: Type.Object({ state: Type.String() }, { additionalProperties: true }),
   backlog: Type.Optional(
@@ -64,10 +67,12 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'GET /health': {
     summary: 'Health of the database and the relay',
-    description: 'Public: a load balancer’s probe carries no key. 503 with `status: degraded` while the database does not answer.',
+    description:
+      'Public: a load balancer’s probe carries no key. 503 with `status: degraded` while the database does not answer. ' +
+      '`auth` says whether the API wants a key (the dashboard hides its key field when it does not).',
     responses: {
-      200: { description: 'Healthy', schema: HealthResponse, example: { status: 'ok', database: { status: 'ok', latency_ms: 1 }, relay: { state: 'running' }, backlog: { due: 0, oldest_due_at: null } } },
-      503: { description: 'The database does not answer', schema: HealthResponse, example: { status: 'degraded', database: { status: 'unavailable' }, relay: { state: 'running' } } },
+      200: { description: 'Healthy', schema: HealthResponse, example: { status: 'ok', auth: 'required', database: { status: 'ok', latency_ms: 1 }, relay: { state: 'running' }, backlog: { due: 0, oldest_due_at: null } } },
+      503: { description: 'The database does not answer', schema: HealthResponse, example: { status: 'degraded', auth: 'required', database: { status: 'unavailable' }, relay: { state: 'running' } } },
     },
   },
   'GET /metrics': {
