@@ -10,7 +10,8 @@ import { waitFor } from './helpers/wait.ts'
 
 /**
  * `npm start`, exactly as the README says, as a process manager or a terminal
- * runs it: the signal goes to the npm process itself, and npm must pass it on.
+ * runs it: the signal goes to the npm process itself (and, from a terminal, to
+ * the server as well), and npm must pass it on.
  * tap's loader is taken out of NODE_OPTIONS so the server starts as it does
  * for a person.
  */
@@ -18,15 +19,22 @@ function npmStart(t: Test, env: Record<string, string>) {
   const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', 'npm', 'start'], {
     env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // a process group of its own, as a terminal gives a command: Ctrl-C reaches npm and the server alike,
+    // and the teardown can kill the server too, not only npm
+    detached: true,
   })
   let out = ''
   child.stdout.on('data', (c) => (out += c))
   child.stderr.on('data', (c) => (out += c))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
   t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    try {
+      process.kill(-child.pid!, 'SIGKILL')
+    } catch {
+      // the group has exited already
+    }
   })
-  return { child, exited, output: () => out }
+  return { child, exited, output: () => out, ctrlC: () => process.kill(-child.pid!, 'SIGINT') }
 }
 
 async function answers(url: string): Promise<boolean> {
@@ -34,7 +42,7 @@ async function answers(url: string): Promise<boolean> {
 }
 
 async function started(server: ReturnType<typeof npmStart>, url: string): Promise<void> {
-  await waitFor(() => answers(url), { timeoutMs: 30_000, message: 'the server answers' }).catch((error: Error) => {
+  await waitFor(() => answers(url), { timeoutMs: 90_000, message: 'the server answers' }).catch((error: Error) => {
     throw new Error(`${error.message}; server output: ${server.output().slice(-1500)}`)
   })
 }
@@ -74,11 +82,12 @@ t.test('npm start runs on an embedded PostgreSQL, keeps data across restarts, an
     body: JSON.stringify({ name: 'Persistent' }),
   })
   t.equal(created.status, 201)
-  first.child.kill('SIGINT')
-  t.equal(await first.exited, 0, 'SIGINT to npm: exits 0')
+  // Ctrl-C in a terminal: SIGINT to npm and the server at once, and npm passes it on once more
+  first.ctrlC()
+  t.equal(await first.exited, 0, 'Ctrl-C: exits 0')
   t.match(first.output(), /embedded PostgreSQL ready/)
   t.match(first.output(), /"signal":"SIGINT".*shutting down/)
-  t.notMatch(first.output(), /second signal/)
+  t.notMatch(first.output(), /second signal/, 'the signal delivered twice is one request to stop')
   await t.rejects(fetch(`http://127.0.0.1:${port}/health`), 'the API is down')
   await waitFor(async () => !(await fs.stat(path.join(dataDir, 'pg', 'postmaster.pid')).catch(() => false)), { message: 'PostgreSQL stopped' })
 
@@ -86,6 +95,7 @@ t.test('npm start runs on an embedded PostgreSQL, keeps data across restarts, an
   await started(second, `http://127.0.0.1:${port}/health`)
   const list = await (await fetch(`http://127.0.0.1:${port}/api/products`)).json()
   t.same(list.products.map((p: { name: string }) => p.name), ['Persistent'], 'the data survived the restart')
+  // a process manager: SIGTERM to the npm process alone
   second.child.kill('SIGTERM')
   t.equal(await second.exited, 0, 'SIGTERM to npm: exits 0')
   t.match(second.output(), /"signal":"SIGTERM".*shutting down/)
