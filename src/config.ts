@@ -125,6 +125,24 @@ export const ConfigSchema = Type.Object({
     minimum: 10,
     description: 'How often the live event stream sends a heartbeat comment, so idle connections stay open through proxies',
   }),
+  DATABASE_CONNECT_TIMEOUT_MS: Int({
+    default: 5 * SECOND,
+    minimum: 100,
+    maximum: 60 * SECOND,
+    description:
+      'How long a query waits for a database connection before it fails: while the database is down, a request is answered 503 within this',
+  }),
+  DATABASE_STATEMENT_TIMEOUT_MS: Int({
+    default: 60 * SECOND,
+    maximum: 60 * MINUTE,
+    description: 'The server cancels a statement running longer than this (0 = no limit): a hung statement cannot hold a connection for good',
+  }),
+  DATABASE_RETRY_MAX_MS: Int({
+    default: 10 * SECOND,
+    minimum: 10,
+    maximum: 5 * MINUTE,
+    description: 'At start, the database is tried again with exponential backoff up to this delay between attempts, for as long as it takes',
+  }),
   SECRET_ROTATION_GRACE_MS: Int({
     default: 24 * 60 * MINUTE,
     minimum: 0,

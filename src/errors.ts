@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
+import { isDatabaseUnavailable } from './db/unavailable.ts'
 
 /** A domain error: carries the HTTP status and the stable `code` clients branch on. */
 export class AppError extends Error {
@@ -88,7 +89,6 @@ const PG_CLIENT_ERRORS: Record<string, [number, string]> = {
   '08006': [503, 'SERVICE_UNAVAILABLE'],
   '08001': [503, 'SERVICE_UNAVAILABLE'],
 }
-const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'])
 
 function classify(error: FastifyError & { code?: string }): {
   statusCode: number
@@ -105,10 +105,7 @@ function classify(error: FastifyError & { code?: string }): {
     const [statusCode, code] = pg
     return { statusCode, code, message: statusCode === 503 ? 'The database is unavailable; try again shortly' : 'Invalid input' }
   }
-  if (
-    (error.code && CONNECTION_ERRORS.has(error.code)) ||
-    /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED/i.test(error.message)
-  ) {
+  if (isDatabaseUnavailable(error)) {
     return { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'The database is unavailable; try again shortly' }
   }
   // Fastify's own client errors (malformed JSON, body too large, wrong content type, ...)

@@ -25,7 +25,7 @@ t.test('bin/quick-plugin-test passes every step against a running server, verifi
   t.equal(code, 0, 'exits 0')
   t.match(output, `BetterCallSold quick plugin test → ${app.url}`)
   for (const line of [
-    /✓ Server is up: database ok, relay running/,
+    /✓ Server is up: database up, relay running/,
     /✓ Receiver listening on http:\/\/127\.0\.0\.1:\d+\/hook/,
     /✓ Register plugin quick-test-\w+/,
     /✓ Connectivity test: HTTP 200 in \d+ ms, signature verified/,

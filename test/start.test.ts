@@ -62,7 +62,8 @@ function accepts(host: string, port: number): Promise<boolean> {
 /**
  * The two-command start: with no DATABASE_URL, `npm start` brings up its own
  * PostgreSQL in DATA_DIR, migrates it, serves the API and the relay, and on
- * SIGINT or SIGTERM sent to npm stops everything and exits 0. The data survives a restart.
+ * SIGINT or SIGTERM sent to npm stops everything and exits 0. The data survives a
+ * restart, and the service survives its PostgreSQL being killed (and starts it again).
  */
 t.test('npm start runs on an embedded PostgreSQL, keeps data across restarts, and stops gracefully when npm is signalled', async (t) => {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'bcs-start-'))
@@ -73,15 +74,30 @@ t.test('npm start runs on an embedded PostgreSQL, keeps data across restarts, an
   const env = { DATABASE_URL: '', DATA_DIR: dataDir, PORT: String(port), HOST: '', AUTH: '', EMBEDDED_PG_PORT: String(pgPort) }
 
   const first = npmStart(t, env)
-  await started(first, `http://127.0.0.1:${port}/health`)
+  await started(first, `http://127.0.0.1:${port}/health/ready`)
   const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json()
-  t.match(health, { status: 'ok', database: { status: 'ok' }, relay: { state: 'running' } })
+  t.match(health, { status: 'ok', auth: 'off', database: { status: 'up' }, relay: { state: 'running' } })
   const created = await fetch(`http://127.0.0.1:${port}/api/products`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'Persistent' }),
   })
   t.equal(created.status, 201)
+
+  // its PostgreSQL killed under it: the service lives on, starts it again, and serves
+  const postmaster = Number((await fs.readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0])
+  process.kill(postmaster, 'SIGKILL')
+  await waitFor(() => /embedded PostgreSQL started again/.test(first.output()), { timeoutMs: 60_000, message: 'PostgreSQL started again' })
+  const again = await waitFor(
+    async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/api/products`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'After the crash' }) })
+      return res.status === 201 ? res : undefined
+    },
+    { timeoutMs: 20_000, message: 'a write after the restart' },
+  )
+  t.equal(again.status, 201, 'a write after its database was killed and started again')
+  t.equal(first.child.exitCode, null, 'the service did not die with its database')
+
   // Ctrl-C in a terminal: SIGINT to npm and the server at once, and npm passes it on once more
   first.ctrlC()
   t.equal(await first.exited, 0, 'Ctrl-C: exits 0')
@@ -92,9 +108,9 @@ t.test('npm start runs on an embedded PostgreSQL, keeps data across restarts, an
   await waitFor(async () => !(await fs.stat(path.join(dataDir, 'pg', 'postmaster.pid')).catch(() => false)), { message: 'PostgreSQL stopped' })
 
   const second = npmStart(t, env)
-  await started(second, `http://127.0.0.1:${port}/health`)
+  await started(second, `http://127.0.0.1:${port}/health/ready`)
   const list = await (await fetch(`http://127.0.0.1:${port}/api/products`)).json()
-  t.same(list.products.map((p: { name: string }) => p.name), ['Persistent'], 'the data survived the restart')
+  t.same(list.products.map((p: { name: string }) => p.name).sort(), ['After the crash', 'Persistent'], 'the data survived the restarts')
   // a process manager: SIGTERM to the npm process alone
   second.child.kill('SIGTERM')
   t.equal(await second.exited, 0, 'SIGTERM to npm: exits 0')
@@ -106,7 +122,7 @@ t.test('with AUTH=off and no HOST, the server listens on 127.0.0.1 only; a port 
   const database = await testDatabase(t)
   const port = await freePort()
   const server = npmStart(t, { DATABASE_URL: database.url, PORT: String(port), HOST: '', AUTH: 'off', RELAY: 'off' })
-  await started(server, `http://127.0.0.1:${port}/health`)
+  await started(server, `http://127.0.0.1:${port}/health/ready`)
   // 127.0.0.2 is this machine too, but not the address the server is bound to
   t.equal(await accepts('127.0.0.2', port), false, 'not reachable on any other address')
   t.notMatch(server.output(), /AUTH=off with HOST/, 'no warning')

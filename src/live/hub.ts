@@ -9,6 +9,9 @@ import { createdSince, currentCursor, readChanges, type ChangeFilter, type LiveC
 // pg-listen is CommonJS; under NodeNext its callable export sits on .default
 const createSubscriber = pgListen.default
 
+/** names the hub's connection in pg_stat_activity, for operators (and the outage test) */
+export const LIVE_STREAM_APPLICATION_NAME = 'bettercallsold-live-stream'
+
 /** Rows read per query; a burst larger than this is read in several. */
 const BATCH = 500
 
@@ -85,14 +88,17 @@ export class ChangeHub {
   }
 
   private async connect(): Promise<void> {
+    // a first connect that fails leaves pg-listen reconnecting in the background: end that
+    // (or close what it gets), else each stream opened during an outage leaks a connection
+    let abandoned = false
     const subscriber = createSubscriber(
-      { connectionString: this.connectionString, query_timeout: 5000, keepAlive: true },
+      { connectionString: this.connectionString, query_timeout: 5000, keepAlive: true, application_name: LIVE_STREAM_APPLICATION_NAME },
       // keep the payload as text (pg-listen would JSON.parse it); never give up reconnecting
       // (throwing from retryInterval is the one way to end pg-listen's reconnect loop once closed)
       {
         parse: (payload: string) => payload,
         retryInterval: (n) => {
-          if (this.closed) throw new Error('live stream listener closed')
+          if (this.closed || abandoned) throw new Error('live stream listener closed')
           return reconnectDelayMs(n)
         },
         retryTimeout: 0,
@@ -111,17 +117,26 @@ export class ChangeHub {
     })
     // notifications sent while reconnecting are lost; creations are caught up by cursor
     subscriber.events.on('connected', () => {
+      if (abandoned) return void subscriber.close().catch(() => {})
       this.lookForCreated = true
       this.schedule()
     })
-    subscriber.events.on('reconnect', (attempt) => this.log.warn({ attempt }, 'live stream listener lost its connection; reconnecting'))
+    subscriber.events.on('reconnect', (attempt) => {
+      if (!abandoned) this.log.warn({ attempt }, 'live stream listener lost its connection; reconnecting')
+    })
     subscriber.events.on('error', (error) => {
-      if (!this.closed) this.log.error({ err: error }, 'live stream listener error')
+      if (!this.closed && !abandoned) this.log.error({ err: error }, 'live stream listener error')
     })
     this.subscriber = subscriber
-    await subscriber.connect()
-    await subscriber.listenTo(CHANGES_CHANNEL)
-    await subscriber.listenTo(DELIVERY_CHANNEL)
+    try {
+      await subscriber.connect()
+      await subscriber.listenTo(CHANGES_CHANNEL)
+      await subscriber.listenTo(DELIVERY_CHANNEL)
+    } catch (error) {
+      abandoned = true
+      await subscriber.close().catch(() => {})
+      throw error
+    }
   }
 
   /** One reader at a time: notifications arriving meanwhile are folded into its next round. */

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { leaseMs, type Config } from '../config.ts'
 import type { DatabaseHandle } from '../db/database.ts'
+import { isDatabaseUnavailable } from '../db/unavailable.ts'
 import { claimBatchSize } from '../metrics/process-metrics.ts'
 import { DELIVERY_CHANNEL } from '../outbox/emit.ts'
 import type { SecretCipher } from '../secrets/cipher.ts'
@@ -141,8 +142,11 @@ export class Relay {
           // the database is away: back off instead of hot-looping, the poll resumes us
           failures++
           this.lastClaimError = (error as Error).message
-          this.log.error({ err: error }, 'relay could not claim deliveries')
-          await this.sleep(Math.min(this.config.RELAY_POLL_INTERVAL_MS, 100 * 2 ** failures))
+          const retryInMs = Math.min(this.config.RELAY_POLL_INTERVAL_MS, 100 * 2 ** failures)
+          // an outage is expected weather: one warn line per attempt, not a stack trace each
+          if (isDatabaseUnavailable(error)) this.log.warn({ error: this.lastClaimError, retryInMs }, 'relay could not claim deliveries: database unavailable')
+          else this.log.error({ err: error }, 'relay could not claim deliveries')
+          await this.sleep(retryInMs)
           continue
         }
       }
