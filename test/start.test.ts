@@ -140,7 +140,7 @@ t.test('AUTH=off with a HOST beyond loopback listens there, and warns plainly', 
   const database = await testDatabase(t)
   const port = await freePort()
   const server = npmStart(t, { DATABASE_URL: database.url, PORT: String(port), HOST: '0.0.0.0', AUTH: 'off', RELAY: 'off' })
-  await started(server, `http://127.0.0.2:${port}/health`)
+  await started(server, `http://127.0.0.2:${port}/health/ready`)
   t.ok(await accepts('127.0.0.1', port), 'bound to every interface')
   t.match(server.output(), /"level":40.*AUTH=off with HOST=0\.0\.0\.0: anyone who can reach this machine can use the API without a key/)
   server.child.kill('SIGTERM')
