@@ -19,7 +19,13 @@ export const ConfigSchema = Type.Object({
     description: 'development | production | test',
   }),
   PORT: Int({ default: 5173, maximum: 65535, description: 'HTTP port of the API' }),
-  HOST: Type.String({ default: '0.0.0.0', minLength: 1, description: 'Interface the API binds to' }),
+  HOST: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'Interface the API binds to. Default `127.0.0.1` with AUTH=off (an open server is reachable from this machine only), `0.0.0.0` with AUTH=required',
+    }),
+  ),
   DATABASE_URL: Type.Optional(
     Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL URL; unset = start the embedded PostgreSQL' }),
   ),
@@ -147,7 +153,7 @@ export const ConfigSchema = Type.Object({
 })
 
 /** Settings whose default depends on NODE_ENV: safe in production, convenient elsewhere. */
-type EnvironmentDefaulted = 'AUTH' | 'ALLOW_PRIVATE_WEBHOOKS' | 'HTTPS_ONLY'
+type EnvironmentDefaulted = 'AUTH' | 'ALLOW_PRIVATE_WEBHOOKS' | 'HTTPS_ONLY' | 'HOST'
 
 export type Config = Static<typeof ConfigSchema> & Required<Pick<Static<typeof ConfigSchema>, EnvironmentDefaulted>>
 
@@ -176,10 +182,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const parsed = withDefaults as Static<typeof ConfigSchema>
   const production = parsed.NODE_ENV === 'production'
+  const auth = parsed.AUTH ?? (production ? 'required' : 'off')
   const config: Config = {
     ...parsed,
     DATA_DIR: path.resolve(parsed.DATA_DIR),
-    AUTH: parsed.AUTH ?? (production ? 'required' : 'off'),
+    AUTH: auth,
+    HOST: parsed.HOST ?? (auth === 'off' ? '127.0.0.1' : '0.0.0.0'),
     ALLOW_PRIVATE_WEBHOOKS: parsed.ALLOW_PRIVATE_WEBHOOKS ?? !production,
     HTTPS_ONLY: parsed.HTTPS_ONLY ?? production,
   }
@@ -187,6 +195,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('AUTH=off is refused in production: every store would be open to anyone (set AUTH_ALLOW_OFF_IN_PRODUCTION=true to force it)')
   }
   return config
+}
+
+/** Loopback names and addresses: a server bound there is reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.toLowerCase().replace(/^\[(.*)\]$/, '$1')
+  return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare) || /^::ffff:127(\.\d{1,3}){3}$/.test(bare)
+}
+
+/**
+ * The warning for a server without authentication that listens beyond this
+ * machine: anyone on the network may then read plugin secrets and, with
+ * ALLOW_PRIVATE_WEBHOOKS, make it POST to the developer's own local services.
+ */
+export function openServerWarning(config: Pick<Config, 'AUTH' | 'HOST' | 'ALLOW_PRIVATE_WEBHOOKS'>): string | undefined {
+  if (config.AUTH !== 'off' || isLoopbackHost(config.HOST)) return undefined
+  return (
+    `AUTH=off with HOST=${config.HOST}: anyone who can reach this machine can use the API without a key ` +
+    `(read and change every plugin and its signing secret${config.ALLOW_PRIVATE_WEBHOOKS ? ', and make this server POST to services on your private network' : ''}). ` +
+    'Unset HOST to listen on 127.0.0.1 only, or set AUTH=required.'
+  )
 }
 
 /**

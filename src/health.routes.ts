@@ -49,6 +49,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   async function report(check: DatabaseCheck, details: boolean) {
     const body = {
       status: 'ok' as const,
+      // whether the API wants a key: public, so a client (the dashboard, a script) knows before its first call
+      auth: config.AUTH,
       database: { status: check.state },
       relay: { state: relay ? relay.state : 'off' },
     }

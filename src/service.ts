@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { buildApp } from './app.ts'
-import type { Config } from './config.ts'
+import { openServerWarning, type Config } from './config.ts'
 import { poolOptions, resolveDatabase, untilDatabaseAnswers } from './db/connect.ts'
 import { createDatabase, createPool } from './db/database.ts'
 import { migrate } from './db/migrate.ts'
@@ -49,7 +49,15 @@ export async function startService(config: Config, logger: Logger, options: { li
     await embedded?.stop()
   }
   try {
-    if (options.listen !== false) await app.listen({ port: config.PORT, host: config.HOST })
+    if (options.listen !== false) {
+      const warning = openServerWarning(config)
+      if (warning) logger.warn(warning)
+      await app.listen({ port: config.PORT, host: config.HOST }).catch((error: NodeJS.ErrnoException) => {
+        throw error.code === 'EADDRINUSE'
+          ? Object.assign(new Error(`port ${config.PORT} on ${config.HOST} is already in use (is another server running?): stop it, or start on another port with PORT=<n>`), { code: error.code })
+          : error
+      })
+    }
     await untilDatabaseAnswers(
       async () => {
         await migrate(database.db)

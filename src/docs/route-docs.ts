@@ -47,6 +47,9 @@ const DatabaseState = Type.Union([Type.Literal('up'), Type.Literal('waiting'), T
 })
 const HealthResponse = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('ready'), Type.Literal('unavailable')]),
+  auth: Type.Union([Type.Literal('required'), Type.Literal('off')], {
+    description: '`required`: every other call needs `Authorization: Bearer <key>`; `off`: calls without a key act as the default store',
+  }),
   database: Type.Object({
     status: DatabaseState,
     latency_ms: Type.Optional(Type.Integer({ description: 'Operator keys only' })),
@@ -213,12 +216,13 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
       'Public: a probe carries no key. 200 whenever the process answers, also while the database is down or not yet reached ' +
       '(`database.status` says which: `up`, `waiting`, `down`), so an orchestrator does not restart a process that is waiting out an outage. ' +
       'Tells state, not internals: latency, error texts, the relay’s counters and the backlog are shown to an operator key only ' +
-      '(or to anyone with `AUTH=off`). The database is probed at most once a second.',
+      '(or to anyone with `AUTH=off`). The database is probed at most once a second. ' +
+      '`auth` says whether the API wants a key (the dashboard shows no key field when it does not).',
     responses: {
       200: {
         description: 'The process works; the database’s state alongside',
         schema: HealthResponse,
-        example: { status: 'ok', database: { status: 'down' }, relay: { state: 'running' } },
+        example: { status: 'ok', auth: 'required', database: { status: 'down' }, relay: { state: 'running' } },
       },
     },
   },
@@ -228,11 +232,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
       'Public, like `/health`. 200 while the database answers and the migrations are applied; 503 (with `Retry-After`) while it is ' +
       'down or not yet reached at start, so a load balancer sends traffic elsewhere meanwhile. Same body as `/health`.',
     responses: {
-      200: { description: 'Ready to take requests', schema: HealthResponse, example: { status: 'ready', database: { status: 'up' }, relay: { state: 'running' } } },
+      200: { description: 'Ready to take requests', schema: HealthResponse, example: { status: 'ready', auth: 'required', database: { status: 'up' }, relay: { state: 'running' } } },
       503: {
         description: 'The database does not answer, or has not yet been reached since start',
         schema: HealthResponse,
-        example: { status: 'unavailable', database: { status: 'waiting' }, relay: { state: 'idle' } },
+        example: { status: 'unavailable', auth: 'required', database: { status: 'waiting' }, relay: { state: 'idle' } },
       },
     },
   },

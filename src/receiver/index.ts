@@ -1,4 +1,4 @@
-// Receiver SDK for plugin authors: `bettercallsold-plugins/receiver`.
+// Receiver SDK for plugin authors: `bettercallsold-plugins-sdk/receiver` (sdk/package.json).
 //
 // Verifies Standard Webhooks signatures (https://www.standardwebhooks.com/)
 // on deliveries from BetterCallSold. Published on its own, so it depends on
