@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
+import { readyOnConflict } from '../relay/sql/ready.ts'
 
 /** The channel relays LISTEN on. The payload is empty: a NOTIFY only says "look". */
 export const DELIVERY_CHANNEL = 'bcs_deliveries'
@@ -54,7 +55,14 @@ export async function emit(trx: Database, tenantId: string, type: string, data: 
          and p.status in ('active', 'paused')
          and ${type}::text = any (p.events)
          and (not p.ordered or p.id in (select id from ordered_turn))
-      returning plugin_id
+      returning plugin_id, next_attempt_at
+    ),
+    -- the ready set (src/relay/sql/ready.ts): each active plugin that got a delivery
+    -- is due now, so the claim looks at it; parked deliveries wait for the resume
+    ready as (
+      insert into plugin_ready (plugin_id, due_at)
+      select f.plugin_id, now() from fanout f where f.next_attempt_at <> 'infinity' order by f.plugin_id
+      ${readyOnConflict}
     )
     select p.slug, pg_notify(${DELIVERY_CHANNEL}, '')
       from fanout join plugins p on p.id = fanout.plugin_id
