@@ -62,24 +62,31 @@ export const CLAIM_VISITS_MIN = 32
  */
 export const claimSql = `
   with visit as (
-    select r.plugin_id, r.version, p.status = 'active' as active, p.ordered
+    select r.plugin_id, r.version, p.status = 'active' as active, p.ordered, p.slug, p.webhook_url, p.retry_policy
       from plugin_ready r
-      join plugins p on p.id = r.plugin_id
+     -- each plugin by primary key (lateral: never a join that could scan plugins)
+     cross join lateral (select p.status, p.ordered, p.slug, p.webhook_url, p.retry_policy, p.tenant_id
+                           from plugins p where p.id = r.plugin_id limit 1) p
      where r.due_at <= now()
        -- a relay claims for every tenant; "process pending webhooks" only for its caller's
        and ($4::uuid is null or p.tenant_id = $4::uuid)
      order by r.due_at, r.plugin_id
      limit greatest($1::integer, ${CLAIM_VISITS_MIN})
   ),
-  quota as (
+  -- materialized: each plugin's in-flight count is read once, not once per look-up below
+  quota as materialized (
     -- in flight: rows under a live lease. lease_id is set only by a claim and cleared by
-    -- every outcome, release and cancel, so deliveries_leased holds in-flight rows alone
+    -- every outcome, release and cancel, so deliveries_leased holds in-flight rows alone.
+    -- The limit makes it an index scan, which marks the entries of rows no longer leased
+    -- dead as it passes them, where a bitmap scan would read them again every time
     select v.plugin_id, v.ordered,
            (case when v.ordered then 1 else $5::integer end)
              - (select count(*)::integer
-                  from deliveries l
-                 where l.plugin_id = v.plugin_id and l.lease_id is not null
-                   and l.next_attempt_at > now()) as free
+                  from (select 1
+                          from deliveries l
+                         where l.plugin_id = v.plugin_id and l.lease_id is not null
+                           and l.next_attempt_at > now()
+                         limit case when v.ordered then 1 else $5::integer end) l) as free
       from visit v
      where v.active
   ),
@@ -133,9 +140,9 @@ export const claimSql = `
     update deliveries d
        set lease_id = $2::uuid,
            next_attempt_at = now() + $3::integer * interval '1 millisecond'
-      from candidates c, plugins p
-     where d.id = c.id and p.id = d.plugin_id and p.status = 'active'
-    returning d.id, d.attempts, d.event_id, d.plugin_id, p.slug, p.webhook_url, p.retry_policy
+     -- by primary key, whatever the statistics say (a join could hash the whole table)
+     where d.id = any (array(select c.id from candidates c))
+    returning d.id, d.attempts, d.event_id, d.plugin_id
   ),
   -- When each visited plugin may next have claimable work, as this snapshot shows it
   -- (the rows claimed just now still look due here: the next claim settles them).
@@ -150,10 +157,11 @@ export const claimSql = `
              -- the earliest undelivered row: due now (stay in the queue, at its back),
              -- a retry later, the end of a lease (a crashed relay's rows), or 'infinity'
              -- (parked) which leaves the set like nothing
-             else nullif(greatest(least((select min(d.next_attempt_at) from deliveries d
-                                          where d.plugin_id = v.plugin_id and d.status = 'pending'),
-                                        (select min(d.next_attempt_at) from deliveries d
-                                          where d.plugin_id = v.plugin_id and d.status = 'retry')),
+             else nullif(greatest(coalesce(least((select min(d.next_attempt_at) from deliveries d
+                                                   where d.plugin_id = v.plugin_id and d.status = 'pending'),
+                                                 (select min(d.next_attempt_at) from deliveries d
+                                                   where d.plugin_id = v.plugin_id and d.status = 'retry')),
+                                           'infinity'),
                                   now()), 'infinity')
            end as due_at
       from visit v
@@ -168,6 +176,7 @@ export const claimSql = `
     select r.plugin_id, o.due_at
       from plugin_ready r
       join outlook o on o.plugin_id = r.plugin_id and o.version = r.version
+     where r.plugin_id = any (array(select v.plugin_id from visit v))
        for update of r skip locked
   ),
   moved as (
@@ -180,7 +189,7 @@ export const claimSql = `
      using settling s
      where r.plugin_id = s.plugin_id and s.due_at is null
   )
-  select c.id, c.attempts, c.plugin_id, c.slug, c.webhook_url, c.retry_policy, e.type, e.body,
+  select c.id, c.attempts, c.plugin_id, v.slug, v.webhook_url, v.retry_policy, e.type, e.body,
          -- the secrets that sign now: the current one and those still in their rotation
          -- grace (as signingCiphertexts in src/secrets/secret.repository.ts reads them);
          -- one text, which the client reads several times faster than a text[]
@@ -190,7 +199,10 @@ export const claimSql = `
                    where s.plugin_id = c.plugin_id and (s.expires_at is null or s.expires_at > now())
                    order by s.id desc
                    limit 5) s) as secrets
-    from claimed c join events e on e.id = c.event_id
+    from claimed c
+    join visit v on v.plugin_id = c.plugin_id
+    -- one event by primary key per row: a lateral look-up, never a join that could scan events
+   cross join lateral (select e.type, e.body from events e where e.id = c.event_id limit 1) e
    order by c.id
 `
 
