@@ -32,12 +32,13 @@ t.test('the quick benchmark runs every scenario and reports each measurement', {
 
   const measured = (rows: { scenario: string; summary: { median: number } }[], prefix: string) =>
     rows.filter((r) => r.scenario.startsWith(prefix) && Number.isFinite(r.summary.median) && r.summary.median > 0).length
-  for (const prefix of ['Drain', 'Ceiling', 'Peer', 'Latency', 'Write cost', 'History', 'Memory']) {
+  for (const prefix of ['Drain', 'Ceiling', 'Peer', 'Latency', 'Write cost', 'History', 'Memory', '10 active plugins', '100 active plugins', 'Fresh burst']) {
     t.ok(measured(results.rows, prefix) > 0, `it measures ${prefix}`)
   }
   t.equal(results.drain.relays[1][0].count, 400, 'a drain delivers the whole backlog')
   const ratios: string[] = results.ratios.map((r: { name: string }) => r.name)
-  for (const name of ['drain, 1 relay / client ceiling', 'drain, 1 relay / graphile-worker', 'drain, 2 relays / 1 relay', 'writes, 10 plugins / none', 'history: drain rate', 'history: claim p50', 'memory: RSS']) {
+  t.equal(results.burst.runs[400][0].drain.count, 400, 'the fresh burst is drained whole')
+  for (const name of ['plugins: claim p50', 'plugins: idle poll', 'burst 400: first 10 %', 'burst 400: ours / graphile-worker', 'drain, 1 relay / client ceiling', 'drain, 1 relay / graphile-worker', 'drain, 2 relays / 1 relay', 'writes, 10 plugins / none', 'history: drain rate', 'history: claim p50', 'memory: RSS']) {
     t.ok(ratios.some((r) => r.startsWith(name)), `it reports the ratio ${name}`)
   }
   t.match(output, /\| Scenario \| Measure \| Median \| Range \| Runs \|/, 'it prints the table')
