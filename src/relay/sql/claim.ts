@@ -171,12 +171,22 @@ export const claimSql = `
                           order by d.id
                           limit 1) h on true
   ),
+  -- more plugins due than this claim visits: the ones it visited go to the back of the
+  -- queue. Otherwise a plugin that stays due is left as it is: nothing to write
+  crowded as (
+    select count(*) > greatest($1::integer, ${CLAIM_VISITS_MIN}) as yes
+      from (select 1 from plugin_ready r where r.due_at <= now()
+             -- in index order: plugin_ready_due, whatever the table's size looks like
+             order by r.due_at
+             limit greatest($1::integer, ${CLAIM_VISITS_MIN}) + 1) r
+  ),
   -- only rows whose version is what this snapshot read, and that no one holds
   settling as (
     select r.plugin_id, o.due_at
       from plugin_ready r
       join outlook o on o.plugin_id = r.plugin_id and o.version = r.version
      where r.plugin_id = any (array(select v.plugin_id from visit v))
+       and (o.due_at is null or o.due_at > now() or (select yes from crowded))
        for update of r skip locked
   ),
   moved as (
