@@ -43,8 +43,8 @@ export const CLAIM_VISITS_MIN = 32
  *
  * The same statement keeps the ready set true (the `outlook`): a plugin that still
  * has due rows (even ones it cannot take now, at its cap: it gets them once a
- * slot frees) stays due, moved to the back of the queue so the others get their
- * turn; one with nothing due is moved to its next due time (a retry, the end of a
+ * slot frees) stays due, and when more plugins are due than one claim visits it
+ * moves to the back of the queue so the others get their turn; one with nothing due is moved to its next due time (a retry, the end of a
  * lease, an ordered head's retry), and one with nothing undelivered, or not
  * active, leaves the set. That only ever raises due_at from what this snapshot
  * shows, so it is done only where `version` is still what the snapshot read, and
