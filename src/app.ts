@@ -19,6 +19,10 @@ import { metrics } from './metrics/metrics.routes.ts'
 import { formatSchemaErrors, registerValidation } from './http/validation.ts'
 import orderRoutes from './orders/order.routes.ts'
 import apiKeyRoutes from './keys/api-key.routes.ts'
+import appRoutes from './apps/app.routes.ts'
+import installationRoutes from './installations/installation.routes.ts'
+import { permissionHook } from './installations/permission-hook.ts'
+import marketplaceRoutes from './marketplace/marketplace.routes.ts'
 import pluginRoutes from './plugins/plugin.routes.ts'
 import productRoutes from './products/product.routes.ts'
 import secretRoutes from './secrets/secret.routes.ts'
@@ -48,6 +52,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(securityHeaders)
   await app.register(requestLimits)
   await app.register(tenant)
+  // installation access tokens reach only the routes, and permissions, their store granted
+  await app.register(permissionHook)
   await app.register(rateLimits)
   await app.register(idempotency)
   // both watch every route as it is added: before the routes
@@ -66,5 +72,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(inventoryRoutes)
   await app.register(customerRoutes)
   await app.register(orderRoutes)
+  await app.register(appRoutes)
+  await app.register(marketplaceRoutes)
+  await app.register(installationRoutes)
   return app
 }

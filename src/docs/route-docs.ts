@@ -28,6 +28,9 @@ export const TAGS: [prefix: RegExp, tag: string, description: string][] = [
   [/^\/api\/products/, 'Products', 'The store’s products; writes emit product.* events'],
   [/^\/api\/customers/, 'Customers', 'The store’s customers; writes emit customer.* events'],
   [/^\/api\/orders/, 'Orders', 'Orders and their lifecycle; each step emits its order.* event'],
+  [/^\/api\/apps/, 'Apps (developers)', 'Publish apps, manage their credentials and see their installations (developer keys); the app’s own access tokens'],
+  [/^\/api\/marketplace/, 'Marketplace', 'Discover apps, read listings, install, review'],
+  [/^\/api\/installations/, 'Installations', 'A store’s installed apps: config, permission approvals, uninstall'],
   [/^\/api\/keys/, 'API keys', 'Keys of the caller’s tenant (admin keys only)'],
   [/^\//, 'Operations', 'Health, metrics, this document and the dashboard'],
 ]
@@ -53,7 +56,134 @@ const SSE_EXAMPLE =
   '"created_at":"2024-01-15T10:30:00.000Z","at":"2024-01-15T10:30:00.020Z"}\n\n' +
   ': heartbeat\n\n'
 
+const MANIFEST = {
+      name: 'Analytics Pro',
+      tagline: 'Sales dashboards for your store',
+      description: '# Analytics Pro\\n\\nDaily sales reports. [Docs](https://analytics.example/docs)',
+      categories: ['analytics'],
+      version: '1.0.0',
+      webhook_url: 'https://analytics.example/webhooks',
+      events: ['order.created'],
+      permissions: [
+        { permission: 'orders:read', purpose: 'Count your sales' },
+        { permission: 'products:read', purpose: 'Name your best sellers' },
+      ],
+      config_schema: {
+        type: 'object',
+        properties: {
+          report_email: { type: 'string', format: 'email', description: 'Where reports go' },
+          api_key: { type: 'string', writeOnly: true, minLength: 8 },
+        },
+        required: ['report_email'],
+      },
+      listed: true,
+    }
+
 export const ROUTE_DOCS: Record<string, RouteDoc> = {
+
+  // --- apps (developers)
+  'POST /api/apps': {
+    summary: 'Create an app',
+    description:
+      'With a developer key (`bin/admin developers create`). Publishes the first version of the manifest and answers the app’s ' +
+      '`client_id`, `client_secret` and `signing_secret`, the secrets this once.',
+    errors: {
+      400: ['INVALID_VERSION', 'UNKNOWN_CATEGORY', 'UNKNOWN_PERMISSION', 'DUPLICATE_PERMISSION', 'UNKNOWN_EVENT', 'PERMISSION_REQUIRED_FOR_EVENT', 'INVALID_CONFIG_SCHEMA', 'UNSAFE_MARKDOWN', 'UNSAFE_WEBHOOK_URL', 'RESERVED_SLUG', 'TOO_LARGE'],
+      401: ['MISSING_DEVELOPER_KEY', 'INVALID_DEVELOPER_KEY'],
+      409: ['SLUG_TAKEN'],
+      413: ['FST_ERR_CTP_BODY_TOO_LARGE'],
+    },
+    body: { slug: 'analytics-pro', ...MANIFEST },
+  },
+  'GET /api/apps': { summary: 'List your apps', errors: { 401: ['MISSING_DEVELOPER_KEY', 'INVALID_DEVELOPER_KEY'] } },
+  'GET /api/apps/:slug': { summary: 'Get one of your apps', errors: { 401: ['MISSING_DEVELOPER_KEY', 'INVALID_DEVELOPER_KEY'] } },
+  'PUT /api/apps/:slug': {
+    summary: 'Publish a new version',
+    description:
+      'The whole manifest again, with a greater `version`. Installations whose granted permissions cover the new version follow it at once; ' +
+      'the others keep running their version and show it as `pending_permissions` until their store approves.',
+    errors: {
+      400: ['INVALID_VERSION', 'UNKNOWN_CATEGORY', 'UNKNOWN_PERMISSION', 'DUPLICATE_PERMISSION', 'UNKNOWN_EVENT', 'PERMISSION_REQUIRED_FOR_EVENT', 'INVALID_CONFIG_SCHEMA', 'UNSAFE_MARKDOWN', 'UNSAFE_WEBHOOK_URL', 'TOO_LARGE'],
+      401: ['MISSING_DEVELOPER_KEY', 'INVALID_DEVELOPER_KEY'],
+      409: ['VERSION_NOT_INCREASING'],
+      413: ['FST_ERR_CTP_BODY_TOO_LARGE'],
+    },
+    body: { ...MANIFEST, version: '1.1.0' },
+  },
+  'POST /api/apps/:slug/client-secret/rotate': {
+    summary: 'Rotate the app’s client secret',
+    description: 'A new client secret, shown this once; the previous one keeps working for the rotation grace period.',
+    errors: { 401: ['MISSING_DEVELOPER_KEY', 'INVALID_DEVELOPER_KEY'] },
+  },
+  'GET /api/apps/:slug/installations': {
+    summary: 'Your app’s installations, with delivery health',
+    description: 'Every store’s installation, newest first: version, status, granted and pending permissions, and deliveries of the last day.',
+    errors: { 400: ['INVALID_CURSOR'], 401: ['MISSING_DEVELOPER_KEY', 'INVALID_DEVELOPER_KEY'] },
+  },
+  'POST /api/apps/installations/:installation_id/access_tokens': {
+    summary: 'Get an installation access token',
+    description:
+      'The app authenticates with HTTP Basic `client_id:client_secret` (no key of a store). The token acts for that one store for an hour, ' +
+      'within the permissions the store granted: `Authorization: Bearer <token>` on the store API.',
+    errors: { 401: ['INVALID_CLIENT_CREDENTIALS'] },
+  },
+
+  // --- marketplace
+  'GET /api/marketplace/categories': { summary: 'The marketplace’s categories' },
+  'GET /api/marketplace': {
+    summary: 'Search the marketplace',
+    description:
+      'Listed apps: full-text search over name, tagline, categories and description (name matches first, typos corrected), a category filter, ' +
+      'sorts (relevance, popular, rating, newest, name), keyset pages (`next_cursor`) and the category facets of the query.',
+    errors: { 400: ['INVALID_CURSOR'] },
+  },
+  'GET /api/marketplace/:slug': {
+    summary: 'An app’s listing',
+    description: 'Its permissions and their purposes, events, config schema, versions and newest reviews. An unlisted app is found by its slug.',
+    errors: { 404: ['APP_NOT_FOUND'] },
+  },
+  'POST /api/marketplace/:slug/install': {
+    summary: 'Install an app',
+    description:
+      'With the store’s admin key. Accept exactly the permissions the current version asks for; the config is validated against its schema ' +
+      '(defaults applied). Creates the installation and its plugin, and delivers `app.installed` to the app.',
+    errors: {
+      400: ['INVALID_CONFIG', 'TOO_LARGE'],
+      403: ['ADMIN_KEY_REQUIRED', 'NOT_ALLOWED_FOR_APPS'],
+      404: ['APP_NOT_FOUND'],
+      409: ['PERMISSIONS_NOT_ACCEPTED', 'ALREADY_INSTALLED', 'PLUGIN_SLUG_TAKEN', 'APP_CHANGED'],
+    },
+    body: { accept_permissions: ['orders:read', 'products:read'], config: { report_email: 'owner@store.example', api_key: 'sk_live_123456' } },
+  },
+  'POST /api/marketplace/:slug/reviews': {
+    summary: 'Review an app',
+    description: 'Only a store that has (or had) installed it; one review per store, posting again replaces it (200).',
+    errors: { 403: ['ADMIN_KEY_REQUIRED', 'REVIEW_REQUIRES_INSTALLATION', 'NOT_ALLOWED_FOR_APPS'], 404: ['APP_NOT_FOUND'] },
+  },
+
+  // --- installations
+  'GET /api/installations': { summary: 'The store’s installed apps', errors: { 403: ['ADMIN_KEY_REQUIRED', 'NOT_ALLOWED_FOR_APPS'] } },
+  'GET /api/installations/:id': { summary: 'An installation', errors: { 403: ['ADMIN_KEY_REQUIRED', 'NOT_ALLOWED_FOR_APPS'] } },
+  'PATCH /api/installations/:id': {
+    summary: 'Change an installation’s config',
+    description: 'The whole config, validated against its version’s schema; writeOnly values left out keep their value. Delivers `app.config_updated`.',
+    errors: { 400: ['INVALID_CONFIG', 'TOO_LARGE'], 403: ['ADMIN_KEY_REQUIRED', 'NOT_ALLOWED_FOR_APPS'] },
+    body: { config: { report_email: 'reports@store.example' } },
+  },
+  'POST /api/installations/:id/approve': {
+    summary: 'Approve a version’s new permissions',
+    description:
+      'Grants `pending_permissions`: the installation moves to `pending_version` and the app gets `app.permissions_updated`. ' +
+      'Send `config` when the new version needs settings the current config lacks.',
+    errors: { 400: ['INVALID_CONFIG'], 403: ['ADMIN_KEY_REQUIRED', 'NOT_ALLOWED_FOR_APPS'], 409: ['NOTHING_TO_APPROVE', 'CONFIG_INVALID_FOR_VERSION'] },
+    body: {},
+  },
+  'DELETE /api/installations/:id': {
+    summary: 'Uninstall an app',
+    description: 'Its access tokens stop working at once, its undelivered deliveries are cancelled, and `app.uninstalled` is delivered to the app.',
+    errors: { 403: ['ADMIN_KEY_REQUIRED', 'NOT_ALLOWED_FOR_APPS'] },
+    responses: { 204: { description: 'Uninstalled' } },
+  },
   // --- operations
   'GET /': {
     summary: 'The monitoring dashboard',

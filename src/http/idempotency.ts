@@ -54,7 +54,8 @@ export const idempotency = fp(
 
     app.addHook('preHandler', async (request, reply) => {
       const key = request.headers['idempotency-key']
-      if (request.method !== 'POST' || key === undefined) return
+      // keys are kept per tenant: a route whose caller is a developer or an app (src/apps/) has none, and is not replayed
+      if (request.method !== 'POST' || key === undefined || request.routeOptions.config?.principal) return
       if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
         throw new ValidationError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1-255 printable ASCII characters')
       }

@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { inTransaction } from '../db/transaction.ts'
 import type { Plugin, PluginStatus, RetryPolicy } from '../db/schema.ts'
-import { ConflictError, NotFoundError } from '../errors.ts'
+import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts'
 import { readyOnConflict } from '../relay/sql/ready.ts'
 import { unparkDeliveries } from '../relay/sql/unpark.ts'
 
@@ -20,8 +20,19 @@ export interface PluginInput {
 
 export type PluginPatch = Partial<Omit<PluginInput, 'slug'>>
 
+// a retired plugin (an uninstalled app's) only finishes its last deliveries: it is no longer the store's to see or change
 const live = (db: Database, tenantId: string) =>
-  db.selectFrom('plugins').selectAll().where('tenant_id', '=', tenantId).where('status', '<>', 'deleted')
+  db.selectFrom('plugins').selectAll().where('tenant_id', '=', tenantId).where('status', '<>', 'deleted').where('retired_at', 'is', null)
+
+/**
+ * An app installation's plugin is the app's subscription: the store may pause and
+ * resume it, not reshape or delete it (uninstalling the app does that).
+ */
+function refuseForApp(plugin: Plugin, what: string): void {
+  if (plugin.app_installation_id) {
+    throw new ForbiddenError('APP_PLUGIN', `Plugin '${plugin.slug}' belongs to an app installation: ${what} (see /api/installations/${plugin.app_installation_id})`)
+  }
+}
 
 export async function insertPlugin(db: Database, tenantId: string, input: PluginInput): Promise<Plugin> {
   try {
@@ -59,6 +70,13 @@ export async function findPlugin(db: Database, tenantId: string, slug: string): 
   return plugin
 }
 
+/** A plugin whose signing secret the store may read or rotate: not an app's, which signs for every store the app is in. */
+export async function findOwnSigningPlugin(db: Database, tenantId: string, slug: string): Promise<Plugin> {
+  const plugin = await findPlugin(db, tenantId, slug)
+  refuseForApp(plugin, 'its signing secret is the app’s own')
+  return plugin
+}
+
 /**
  * Applies a partial update. Resuming a paused plugin makes its parked deliveries
  * due again in the same transaction.
@@ -67,6 +85,7 @@ export async function updatePlugin(db: Database, tenantId: string, slug: string,
   return inTransaction(db, async (trx) => {
     const before = await live(trx, tenantId).where('slug', '=', slug).forUpdate().executeTakeFirst()
     if (!before) throw new NotFoundError('Plugin', slug)
+    if (Object.keys(patch).some((field) => field !== 'status')) refuseForApp(before, 'only its status may change')
     const updated = await trx
       .updateTable('plugins')
       .set({
@@ -98,6 +117,7 @@ export async function updatePlugin(db: Database, tenantId: string, slug: string,
  */
 export async function deletePlugin(db: Database, tenantId: string, slug: string): Promise<void> {
   await inTransaction(db, async (trx) => {
+    refuseForApp(await findPlugin(trx, tenantId, slug), 'uninstall the app instead')
     const deleted = await trx
       .updateTable('plugins')
       .set({ status: 'deleted' satisfies PluginStatus, updated_at: sql`now()` })

@@ -20,6 +20,7 @@ export interface MaintenanceResult {
  * - deliveries parked while their plugin was paused, whose plugin is active again
  *   (a claim that raced the resume), become due;
  * - deliveries fanned out to a plugin while it was being deleted are cancelled;
+ * - retired plugins with nothing left to deliver become deleted;
  * - settled deliveries (sent, failed, cancelled) older than `retentionDays`, their
  *   attempts, and events no delivery refers to any more are deleted in small batches.
  */
@@ -30,6 +31,14 @@ export async function runMaintenance(db: Database, retentionDays: number): Promi
        set status = 'cancelled', lease_id = null, updated_at = now()
       from plugins p
      where p.id = d.plugin_id and p.status = 'deleted' and d.status in ('pending', 'retry')
+  `.execute(db)
+  // a retired plugin (an uninstalled app's) is deleted once it has delivered its last
+  // delivery, so the claim stops looking at it; plugins_retired holds the few there are
+  await sql`
+    update plugins p
+       set status = 'deleted', updated_at = now()
+     where p.retired_at is not null and p.status <> 'deleted'
+       and not exists (select 1 from deliveries d where d.plugin_id = p.id and d.status in ('pending', 'retry'))
   `.execute(db)
   let deliveriesDeleted = 0
   let eventsDeleted = 0
