@@ -2,7 +2,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 
-export const SCENARIOS = ['drain', 'latency', 'write', 'history', 'memory'] as const
+export const SCENARIOS = ['drain', 'latency', 'write', 'history', 'memory', 'plugins', 'burst'] as const
 export type ScenarioName = (typeof SCENARIOS)[number]
 
 export interface BenchOptions {
@@ -26,6 +26,12 @@ export interface BenchOptions {
   writePlugins: number[]
   /** claims timed per history database */
   claimSamples: number
+  /** `plugins`: active plugins (10 of them busy), one run each */
+  pluginCounts: number[]
+  /** `plugins`: products written for the 10 busy plugins (each gets one delivery of each) */
+  pluginsBacklog: number
+  /** `burst`: sizes of the fresh bursts (never analyzed); graphile-worker drains the smallest */
+  burst: number[]
   /** an extra, unmeasured drain of one relay (and a ceiling run) under --cpu-prof */
   profile: boolean
   only: ScenarioName[]
@@ -55,6 +61,10 @@ const FULL = {
   writeConnections: 10,
   writePlugins: [0, 1, 10],
   claimSamples: 200,
+  pluginCounts: [10, 1_000, 10_000, 50_000],
+  pluginsBacklog: 500,
+  // 1,000,000 with --burst 20000,100000,1000000 (its template alone takes several minutes)
+  burst: [20_000, 100_000],
 }
 
 /** `--quick`: every scenario, tiny, once; the 1 M rows become a few thousand. For the test that keeps the bench alive. */
@@ -73,6 +83,9 @@ const QUICK: typeof FULL = {
   writeConnections: 10,
   writePlugins: [0, 1, 10],
   claimSamples: 20,
+  pluginCounts: [10, 100],
+  pluginsBacklog: 10,
+  burst: [400],
 }
 
 const int = (name: string, value: string): number => {
@@ -101,6 +114,9 @@ export function benchOptions(argv: string[] = process.argv.slice(2), env: NodeJS
       'write-connections': { type: 'string' },
       'write-plugins': { type: 'string' },
       'claim-samples': { type: 'string' },
+      plugins: { type: 'string' },
+      'plugins-backlog': { type: 'string' },
+      burst: { type: 'string' },
       profile: { type: 'boolean' },
       'no-profile': { type: 'boolean' },
       only: { type: 'string' },
@@ -146,6 +162,9 @@ export function benchOptions(argv: string[] = process.argv.slice(2), env: NodeJS
     writeConnections: num('write-connections', base.writeConnections),
     writePlugins: list('write-plugins', base.writePlugins),
     claimSamples: num('claim-samples', base.claimSamples),
+    pluginCounts: list('plugins', base.pluginCounts).map((n) => Math.max(n, 10)),
+    pluginsBacklog: num('plugins-backlog', base.pluginsBacklog),
+    burst: list('burst', base.burst),
     // profiling costs a drain's time; on by default for the full run only
     profile: values['no-profile'] ? false : values.profile === true || env.BENCH_PROFILE === '1' || !quick,
     only,

@@ -6,6 +6,7 @@ import type { HistoryResults } from './scenarios/history.ts'
 import type { LatencyResults, LatencyRun } from './scenarios/latency.ts'
 import type { MemoryResults } from './scenarios/memory.ts'
 import type { WriteResults } from './scenarios/write-cost.ts'
+import type { BurstResults, PluginsResults } from './scenarios/scale.ts'
 import { summarise, type Summary } from './stats.ts'
 
 export interface BenchResults {
@@ -18,6 +19,8 @@ export interface BenchResults {
   write?: WriteResults
   history?: HistoryResults
   memory?: MemoryResults
+  plugins?: PluginsResults
+  burst?: BurstResults
   profiles?: { relay: ProfileSummary; ceiling: ProfileSummary; relayRate: number; ceilingRate: number }
   rows?: Row[]
   ratios?: Ratio[]
@@ -84,6 +87,23 @@ export function buildRows(r: BenchResults): Row[] {
       row(name, `drain ${n(o.drain)}, deliveries/s`, runs.map((x) => x.rate))
     }
   }
+  if (r.plugins) {
+    for (const [plugins, runs] of Object.entries(r.plugins)) {
+      const name = `${n(Number(plugins))} active plugins, 10 busy`
+      row(name, `claim of ${o.concurrency} p50, ms`, runs.map((x) => x.claim.p50), 2)
+      row(name, 'idle poll, PostgreSQL execution p50, ms', runs.map((x) => x.idleExecution.p50), 3)
+      row(name, `drain ${n(o.pluginsBacklog * 10)}, deliveries/s`, runs.map((x) => x.rate))
+    }
+  }
+  if (r.burst) {
+    for (const [size, runs] of Object.entries(r.burst.runs)) {
+      const name = `Fresh burst ${n(Number(size))}, never analyzed`
+      row(name, 'drain, deliveries/s', runs.map((x) => x.drain.rate))
+      row(name, 'first 10 %, deliveries/s', runs.map((x) => x.first10))
+      row(name, 'last 10 %, deliveries/s', runs.map((x) => x.last10))
+    }
+    row(`Fresh burst ${n(r.burst.peerSize)}: graphile-worker ${r.machine.graphileWorker}`, 'jobs/s', r.burst.peer.map((x) => x.rate))
+  }
   if (r.memory) {
     row(`Memory: 1 relay draining ${n(o.drain)}`, 'peak RSS, MB', r.memory.drain.map((b) => b / MB))
     row(`Memory: 1 relay, ${n(o.memoryDrain)} of a ${n(o.memoryBacklog)} backlog`, 'peak RSS, MB', r.memory.backlog.map((b) => b / MB))
@@ -143,6 +163,23 @@ export function buildRatios(r: BenchResults): Ratio[] {
     const l = r.history[large] ?? []
     add(`history: drain rate, ${n(small)} / ${n(large)} rows`, paired(s.map((x) => x.rate), l.map((x) => x.rate)), '≤ 1.2', (m) => m <= 1.2)
     add(`history: claim p50, ${n(large)} / ${n(small)} rows`, paired(l.map((x) => x.claim.p50), s.map((x) => x.claim.p50)), '≤ 1.2', (m) => m <= 1.2)
+  }
+  if (r.plugins) {
+    const counts = Object.keys(r.plugins).map(Number).sort((a, b) => a - b)
+    const fewest = r.plugins[counts[0]!] ?? []
+    for (const plugins of counts.slice(1)) {
+      const runs = r.plugins[plugins] ?? []
+      add(`plugins: claim p50, ${n(plugins)} / ${n(counts[0]!)} plugins`, paired(runs.map((x) => x.claim.p50), fewest.map((x) => x.claim.p50)), '≤ 1.5', (m) => m <= 1.5)
+      add(`plugins: drain rate, ${n(plugins)} / ${n(counts[0]!)} plugins`, paired(runs.map((x) => x.rate), fewest.map((x) => x.rate)), '(≈ 1)', null)
+    }
+    const most = counts.at(-1)!
+    add(`plugins: idle poll execution p50 with ${n(most)} plugins (ms)`, (r.plugins[most] ?? []).map((x) => x.idleExecution.p50), '≤ 1 ms', (m) => m <= 1)
+  }
+  if (r.burst) {
+    for (const [size, runs] of Object.entries(r.burst.runs)) {
+      add(`burst ${n(Number(size))}: first 10 % / last 10 %`, runs.map((x) => x.first10 / x.last10), '≥ 0.8', (m) => m >= 0.8)
+    }
+    add(`burst ${n(r.burst.peerSize)}: ours / graphile-worker, both never analyzed`, paired(r.burst.ours.map((x) => x.rate), r.burst.peer.map((x) => x.rate)), '≥ 1.5', (m) => m >= 1.5)
   }
   if (r.memory) {
     add(`memory: RSS, ${n(r.options.memoryBacklog)} backlog / ${n(r.options.drain)}`, paired(r.memory.backlog, r.memory.drain), '≤ 1.5', (m) => m <= 1.5)
@@ -217,6 +254,16 @@ export function markdown(r: BenchResults): string {
       const query = st.query.length > 90 ? `${st.query.slice(0, 87)}…` : st.query
       const perDelivery = (ms: number) => fixed((ms * 1000) / last.count, 1)
       lines.push(`| \`${query.replaceAll('|', '\\|')}\` | ${n(st.calls)} | ${n(st.rows)} | ${perDelivery(st.totalMs)} | ${perDelivery(st.planMs)} |`)
+    }
+  }
+  if (r.burst) {
+    for (const [size, runs] of Object.entries(r.burst.runs)) {
+      const last = runs.at(-1)
+      if (!last) continue
+      const step = last.timelineStepMs
+      const rates = last.timeline.map((count, i) => Math.round(((count - (last.timeline[i - 1] ?? 0)) * 1000) / step))
+      lines.push('')
+      lines.push(`Fresh burst ${n(Number(size))}, drain timeline of the last run (deliveries/s, every ${step} ms): ${rates.join(' ')}`)
     }
   }
   if (r.ratios?.length) {

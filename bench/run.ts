@@ -20,6 +20,7 @@ import { ceiling, drainScenario, drainWithRelays } from './scenarios/drain.ts'
 import { historyScenario } from './scenarios/history.ts'
 import { latencyScenario } from './scenarios/latency.ts'
 import { memoryScenario } from './scenarios/memory.ts'
+import { burstScenario, pluginsScenario } from './scenarios/scale.ts'
 import { writeScenario } from './scenarios/write-cost.ts'
 import { startSink } from './sink-control.ts'
 import { monoMs } from './stats.ts'
@@ -58,6 +59,8 @@ try {
   if (wants('history')) results.history = await historyScenario(ctx)
   if (wants('latency')) results.latency = await latencyScenario(ctx)
   if (wants('write')) results.write = await writeScenario(ctx)
+  if (wants('plugins')) results.plugins = await pluginsScenario(ctx)
+  if (wants('burst')) results.burst = await burstScenario(ctx)
   if (options.profile) {
     // after the measured runs, so the profiler's own cost touches none of them
     const relayDir = await profileDir(ctx, 'relay')

@@ -106,8 +106,14 @@ export async function bulkDeliveries(db: Database, pluginId: string, count: numb
           from e
         returning id, status, created_at
       )
-      insert into delivery_attempts (delivery_id, attempt, status_code, duration_ms, created_at)
-      select id, 1, 200, 3, created_at from d where status = 'sent'
+      , attempts as (
+        insert into delivery_attempts (delivery_id, attempt, status_code, duration_ms, created_at)
+        select id, 1, 200, 3, created_at from d where status = 'sent'
+      )
+      -- a backlog written around the write path must still put its plugin in the ready set (db/0008)
+      insert into plugin_ready (plugin_id, due_at)
+      select ${pluginId}::uuid, now() where ${status} = 'pending'
+      on conflict (plugin_id) do update set due_at = least(plugin_ready.due_at, excluded.due_at), version = plugin_ready.version + 1
     `.execute(db)
   }
 }

@@ -86,7 +86,7 @@ async function waitForZero(url: string, query: string, timeoutMs: number): Promi
  * stops when `doneQuery` counts 0 (every outcome written), or, with `stopAfter`,
  * when the sink has that many. Workers are then stopped gracefully.
  */
-async function gatedDrain(
+export async function gatedDrain(
   ctx: BenchContext,
   options: {
     templateName: string
@@ -146,9 +146,9 @@ export function drainWithRelays(
   ctx: BenchContext,
   templateName: string,
   relays: number,
-  options: { count: number; stopAfter?: number; profileDir?: string; bin?: string },
+  options: { count: number; stopAfter?: number; profileDir?: string; bin?: string; env?: Record<string, string> },
 ): Promise<DrainRun> {
-  const env = drainEnv(ctx, relays)
+  const env = { ...drainEnv(ctx, relays), ...options.env }
   const nodeArgs = options.profileDir ? cpuProfileArgs(options.profileDir) : []
   return gatedDrain(ctx, {
     templateName,
@@ -168,13 +168,13 @@ export function drainWithRelays(
 }
 
 /** graphile-worker draining the same backlog, as jobs (bench/peer-worker.ts). */
-export async function drainWithPeer(ctx: BenchContext): Promise<DrainRun> {
+export async function drainWithPeer(ctx: BenchContext, templateName?: string, count = ctx.options.drain): Promise<DrainRun> {
   return gatedDrain(ctx, {
-    templateName: await peerTemplate(ctx),
+    templateName: templateName ?? (await peerTemplate(ctx)),
     gateTable: 'graphile_worker._private_jobs',
     // graphile-worker deletes a job when it completes
     doneQuery: 'select count(*)::int as n from graphile_worker._private_jobs',
-    count: ctx.options.drain,
+    count,
     start: (url) => [startScript('bench-peer-1', './peer-worker.ts', { ...ctx.env, DATABASE_URL: url })],
   })
 }

@@ -3,6 +3,7 @@ import type { Database } from '../db/database.ts'
 import { ConflictError, NotFoundError } from '../errors.ts'
 import { CHANGES_CHANNEL } from '../live/changes.ts'
 import { DELIVERY_CHANNEL } from '../outbox/emit.ts'
+import { readyOnConflict } from '../relay/sql/ready.ts'
 
 /**
  * Redelivers one delivery, whatever its status: due now, as a further attempt of
@@ -27,7 +28,13 @@ export async function redeliver(db: Database, tenantId: string, id: number): Pro
              updated_at = now()
         from target t
        where d.id = t.id and t.plugin_status <> 'deleted'
-      returning d.id
+      returning d.id, d.plugin_id
+    ),
+    -- due now: so is its plugin (the ready set, src/relay/sql/ready.ts)
+    ready as (
+      insert into plugin_ready (plugin_id, due_at)
+      select plugin_id, now() from requeued
+      ${readyOnConflict}
     ),
     -- wake the relays, and tell the live stream (src/live/changes.ts)
     notified as (

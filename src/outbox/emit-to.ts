@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
+import { readyOnConflict } from '../relay/sql/ready.ts'
 import { DELIVERY_CHANNEL, envelope, type Emitted } from './emit.ts'
 
 /**
@@ -21,7 +22,13 @@ export async function emitTo(trx: Database, tenantId: string, pluginId: string, 
       select p.tenant_id, ${eventId}::uuid, p.id, case when p.status = 'active' then now() else 'infinity' end
         from plugins p
        where p.id = ${pluginId} and p.tenant_id = ${tenantId} and p.status <> 'deleted'
-      returning plugin_id
+      returning plugin_id, next_attempt_at
+    ),
+    -- the ready set (src/relay/sql/ready.ts): the plugin is due now, unless its delivery is parked
+    ready as (
+      insert into plugin_ready (plugin_id, due_at)
+      select plugin_id, now() from delivery where next_attempt_at <> 'infinity'
+      ${readyOnConflict}
     )
     select p.slug, pg_notify(${DELIVERY_CHANNEL}, '') from delivery join plugins p on p.id = delivery.plugin_id
   `.execute(trx)

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { inTransaction } from '../db/transaction.ts'
+import { readyOnConflict } from '../relay/sql/ready.ts'
 
 /** The channel relays LISTEN on. The payload is empty: a NOTIFY only says "look". */
 export const DELIVERY_CHANNEL = 'bcs_deliveries'
@@ -48,8 +49,32 @@ export function outboxTransaction<T>(
 ): Promise<T> {
   return inTransaction(db, async (trx) => {
     await takeOrderedTurns(trx, tenantId, types)
-    return fn(trx)
+    const result = await fn(trx)
+    await markReady(trx)
+    return result
   })
+}
+
+/** Plugins that got a claimable delivery in each open transaction, for markReady. */
+const readyPlugins = new WeakMap<Database, Set<string>>()
+
+/**
+ * Puts every plugin this write gave a claimable delivery into the ready set
+ * (src/relay/sql/ready.ts), in one statement, last, in plugin id order. The upsert
+ * locks each plugin's ready row until commit; done per emit(), a write recording
+ * several events locked them in the order of its events, and two writes whose
+ * events reach overlapping plugins could each hold a row the other wanted (a
+ * deadlock, as the ordered turns had). One sorted statement per write cannot.
+ */
+async function markReady(trx: Database): Promise<void> {
+  const ids = readyPlugins.get(trx)
+  if (!ids || ids.size === 0) return
+  readyPlugins.delete(trx)
+  await sql`
+    insert into plugin_ready (plugin_id, due_at)
+    select id, now() from unnest(${[...ids]}::uuid[]) as id order by id
+    ${readyOnConflict}
+  `.execute(trx)
 }
 
 /** Event types whose turns each open transaction holds (the transaction object is the key). */
@@ -88,7 +113,7 @@ export async function emit(trx: Database, tenantId: string, type: string, data: 
   }
   const eventId = randomUUID()
   const body = envelope(eventId, type, tenantId, new Date(), data)
-  const { rows } = await sql<{ slug: string }>`
+  const { rows } = await sql<{ slug: string; id: string; due: boolean }>`
     with event as (
       insert into events (id, tenant_id, type, body)
       values (${eventId}, ${tenantId}, ${type}, ${body})
@@ -118,10 +143,15 @@ export async function emit(trx: Database, tenantId: string, type: string, data: 
          -- the transaction gets its id before it draws delivery ids (the filter runs before
          -- the insert's defaults): the live stream finds ids committed late by it (src/live/hub.ts)
          and pg_current_xact_id() is not null
-      returning plugin_id
+      returning plugin_id, next_attempt_at
     )
-    select p.slug, pg_notify(${DELIVERY_CHANNEL}, '')
+    -- parked deliveries (paused plugins) wait for the resume; the others make their
+    -- plugin ready when the write ends (markReady)
+    select p.slug, p.id, fanout.next_attempt_at <> 'infinity' as due, pg_notify(${DELIVERY_CHANNEL}, '')
       from fanout join plugins p on p.id = fanout.plugin_id
   `.execute(trx)
+  const ready = readyPlugins.get(trx) ?? new Set<string>()
+  readyPlugins.set(trx, ready)
+  for (const r of rows) if (r.due) ready.add(r.id)
   return { eventId, type, plugins: rows.map((r) => r.slug) }
 }

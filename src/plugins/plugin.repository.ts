@@ -3,6 +3,7 @@ import type { Database } from '../db/database.ts'
 import { inTransaction } from '../db/transaction.ts'
 import type { Plugin, PluginStatus, RetryPolicy } from '../db/schema.ts'
 import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts'
+import { readyOnConflict } from '../relay/sql/ready.ts'
 import { unparkDeliveries } from '../relay/sql/unpark.ts'
 
 export interface PluginInput {
@@ -157,6 +158,12 @@ export async function recoverDeliveries(db: Database, tenantId: string, slug: st
          set status = 'retry', next_attempt_at = now(), lease_id = null, updated_at = now()
        where plugin_id = ${plugin.id} and status = 'failed' and created_at >= ${since}::timestamptz
       returning id
+    ),
+    -- due now: so is the plugin (the ready set, src/relay/sql/ready.ts)
+    ready as (
+      insert into plugin_ready (plugin_id, due_at)
+      select ${plugin.id}::uuid, now() where exists (select 1 from requeued)
+      ${readyOnConflict}
     )
     select count(*)::integer as requeued, pg_notify('bcs_deliveries', '') from requeued
   `.execute(db)

@@ -5,6 +5,7 @@ import { TEST_EVENT } from '../events/catalog.ts'
 import type { PluginTestData } from '../events/schemas/plugin.ts'
 import { envelope } from '../outbox/emit.ts'
 import type { Dispatcher } from '../relay/dispatcher.ts'
+import { readyOnConflict } from '../relay/sql/ready.ts'
 import { signingCiphertexts } from '../secrets/secret.repository.ts'
 import { findPlugin } from './plugin.repository.ts'
 
@@ -39,9 +40,19 @@ export async function sendTestWebhook(
     with event as (
       insert into events (id, tenant_id, type, body) values (${eventId}, ${tenantId}, ${TEST_EVENT}, ${body})
     )
-    insert into deliveries (tenant_id, event_id, plugin_id, lease_id, next_attempt_at)
-    values (${tenantId}, ${eventId}, ${plugin.id}, ${leaseId}, now() + ${leaseMs}::integer * interval '1 millisecond')
-    returning id
+    , delivery as (
+      insert into deliveries (tenant_id, event_id, plugin_id, lease_id, next_attempt_at)
+      values (${tenantId}, ${eventId}, ${plugin.id}, ${leaseId}, now() + ${leaseMs}::integer * interval '1 millisecond')
+      returning id, plugin_id, next_attempt_at
+    ),
+    -- if this process dies before the outcome, a relay takes it when the lease runs out:
+    -- its plugin must be in the ready set by then (src/relay/sql/ready.ts)
+    ready as (
+      insert into plugin_ready (plugin_id, due_at)
+      select plugin_id, next_attempt_at from delivery
+      ${readyOnConflict}
+    )
+    select id from delivery
   `.execute(db)
   const id = rows[0]!.id
   const { outcome } = await dispatcher.deliver(

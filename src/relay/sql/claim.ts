@@ -19,36 +19,76 @@ export interface Claimed {
   secrets: string
 }
 
+/** Plugins one claim looks at, at most, beyond its own size: room to pass over plugins at their cap. */
+export const CLAIM_VISITS_MIN = 32
+
 /**
  * Claims up to `limit` due deliveries for one relay: locks them with SKIP LOCKED
  * (relays never wait on each other), stamps them with the claim's lease id (the
  * fence every outcome must present) and pushes their due time to the end of the
  * lease, so that a relay that dies holding them only delays them.
  *
- * Fair by construction: due deliveries are taken plugin by plugin, each active
- * plugin at most up to its free share of `maxInFlight` (counted over all relays'
- * live leases), oldest first overall. A plugin whose endpoint hangs, or that has a
- * mountain of due retries, fills its share and no more; the others' deliveries go
- * out beside it. An `ordered` plugin gets one at a time, and only its oldest
- * undelivered delivery (its head): a head waiting for a retry blocks that plugin only.
- * Paused, disabled and deleted plugins are not looked at at all.
+ * Only plugins in the ready set (plugin_ready, db/0008) whose due_at has come are
+ * looked at, least recently looked at first, at most max(limit, CLAIM_VISITS_MIN)
+ * of them: the cost follows the work there is, never the number of plugins,
+ * tenants or delivered rows. An idle poll reads one empty index range.
  *
- * Each plugin's look-up reads partial indexes of its claimable rows
- * (deliveries_plugin_pending, deliveries_plugin_retry), so the cost does not grow
- * with delivered history.
+ * Fair by construction: among those plugins, due deliveries are taken plugin by
+ * plugin, each at most up to its free share of `maxInFlight` (counted over all
+ * relays' live leases), oldest first overall. A plugin whose endpoint hangs, or
+ * that has a mountain of due retries, fills its share and no more; the others'
+ * deliveries go out beside it. An `ordered` plugin gets one at a time, and only its
+ * oldest undelivered delivery (its head): a head waiting for a retry blocks that
+ * plugin only. Paused, disabled and deleted plugins get nothing.
+ *
+ * The same statement keeps the ready set true (the `outlook`): a plugin that still
+ * has due rows (even ones it cannot take now, at its cap: it gets them once a
+ * slot frees) stays due, and when more plugins are due than one claim visits it
+ * moves to the back of the queue so the others get their turn; one with nothing due is moved to its next due time (a retry, the end of a
+ * lease, an ordered head's retry), and one with nothing undelivered, or not
+ * active, leaves the set. That only ever raises due_at from what this snapshot
+ * shows, so it is done only where `version` is still what the snapshot read, and
+ * only on rows no one else holds (skip locked): a write this snapshot missed (a
+ * fan-out, a retry outcome, a resume, …) adds 1 to version, or still holds the
+ * row, and the row keeps its due_at. A write that comes after lowers due_at again
+ * (least(due_at, …)). Either way no due delivery is left behind a due_at in the
+ * future, and no claim ever waits for a writer. test/ready-set.test.ts races them.
+ *
+ * Each look-up reads one plugin's partial indexes of claimable rows
+ * (deliveries_plugin_pending, deliveries_plugin_retry, deliveries_leased,
+ * deliveries_plugin_head), and every one of them is the only index that matches its
+ * conditions, so the plan does not depend on statistics (a never-analyzed table
+ * gets the same plan: test/ready-set.test.ts checks the rows it reads).
  */
 export const claimSql = `
-  with quota as (
-    select p.id as plugin_id, p.ordered,
-           (case when p.ordered then 1 else $5::integer end)
-             - (select count(*)::integer
-                  from deliveries l
-                 where l.plugin_id = p.id and l.lease_id is not null
-                   and l.status in ('pending', 'retry') and l.next_attempt_at > now()) as free
-      from plugins p
-     where p.status = 'active'
+  with visit as (
+    select r.plugin_id, r.version, p.status = 'active' as active, p.ordered, p.slug, p.webhook_url, p.retry_policy
+      from plugin_ready r
+     -- each plugin by primary key (lateral: never a join that could scan plugins)
+     cross join lateral (select p.status, p.ordered, p.slug, p.webhook_url, p.retry_policy, p.tenant_id
+                           from plugins p where p.id = r.plugin_id limit 1) p
+     where r.due_at <= now()
        -- a relay claims for every tenant; "process pending webhooks" only for its caller's
        and ($4::uuid is null or p.tenant_id = $4::uuid)
+     order by r.due_at, r.plugin_id
+     limit greatest($1::integer, ${CLAIM_VISITS_MIN})
+  ),
+  -- materialized: each plugin's in-flight count is read once, not once per look-up below
+  quota as materialized (
+    -- in flight: rows under a live lease. lease_id is set only by a claim and cleared by
+    -- every outcome, release and cancel, so deliveries_leased holds in-flight rows alone.
+    -- The limit makes it an index scan, which marks the entries of rows no longer leased
+    -- dead as it passes them, where a bitmap scan would read them again every time
+    select v.plugin_id, v.ordered,
+           (case when v.ordered then 1 else $5::integer end)
+             - (select count(*)::integer
+                  from (select 1
+                          from deliveries l
+                         where l.plugin_id = v.plugin_id and l.lease_id is not null
+                           and l.next_attempt_at > now()
+                         limit case when v.ordered then 1 else $5::integer end) l) as free
+      from visit v
+     where v.active
   ),
   -- Per plugin: its due fresh deliveries and its due retries, interleaved (fresh,
   -- retry, fresh, …), so fresh ones are never queued behind a mountain of retries
@@ -100,11 +140,66 @@ export const claimSql = `
     update deliveries d
        set lease_id = $2::uuid,
            next_attempt_at = now() + $3::integer * interval '1 millisecond'
-      from candidates c, plugins p
-     where d.id = c.id and p.id = d.plugin_id and p.status = 'active'
-    returning d.id, d.attempts, d.event_id, d.plugin_id, p.slug, p.webhook_url, p.retry_policy
+     -- by primary key, whatever the statistics say (a join could hash the whole table)
+     where d.id = any (array(select c.id from candidates c))
+    returning d.id, d.attempts, d.event_id, d.plugin_id
+  ),
+  -- When each visited plugin may next have claimable work, as this snapshot shows it
+  -- (the rows claimed just now still look due here: the next claim settles them).
+  -- null: nothing undelivered, or not active: it leaves the ready set.
+  outlook as (
+    select v.plugin_id, v.version,
+           case
+             when not v.active then null
+             -- an ordered plugin waits for its head alone: while the head waits for a
+             -- retry, nothing behind it is claimable
+             when v.ordered and h.id is not null and h.lease_id is null then nullif(greatest(h.next_attempt_at, now()), 'infinity')
+             -- the earliest undelivered row: due now (stay in the queue, at its back),
+             -- a retry later, the end of a lease (a crashed relay's rows), or 'infinity'
+             -- (parked) which leaves the set like nothing
+             else nullif(greatest(coalesce(least((select min(d.next_attempt_at) from deliveries d
+                                                   where d.plugin_id = v.plugin_id and d.status = 'pending'),
+                                                 (select min(d.next_attempt_at) from deliveries d
+                                                   where d.plugin_id = v.plugin_id and d.status = 'retry')),
+                                           'infinity'),
+                                  now()), 'infinity')
+           end as due_at
+      from visit v
+      left join lateral (select d.id, d.lease_id, d.next_attempt_at
+                           from deliveries d
+                          where v.ordered and d.plugin_id = v.plugin_id and d.status in ('pending', 'retry')
+                          order by d.id
+                          limit 1) h on true
+  ),
+  -- more plugins due than this claim visits: the ones it visited go to the back of the
+  -- queue. Otherwise a plugin that stays due is left as it is: nothing to write
+  crowded as (
+    select count(*) > greatest($1::integer, ${CLAIM_VISITS_MIN}) as yes
+      from (select 1 from plugin_ready r where r.due_at <= now()
+             -- in index order: plugin_ready_due, whatever the table's size looks like
+             order by r.due_at
+             limit greatest($1::integer, ${CLAIM_VISITS_MIN}) + 1) r
+  ),
+  -- only rows whose version is what this snapshot read, and that no one holds
+  settling as (
+    select r.plugin_id, o.due_at
+      from plugin_ready r
+      join outlook o on o.plugin_id = r.plugin_id and o.version = r.version
+     where r.plugin_id = any (array(select v.plugin_id from visit v))
+       and (o.due_at is null or o.due_at > now() or (select yes from crowded))
+       for update of r skip locked
+  ),
+  moved as (
+    update plugin_ready r set due_at = s.due_at
+      from settling s
+     where r.plugin_id = s.plugin_id and s.due_at is not null
+  ),
+  left_set as (
+    delete from plugin_ready r
+     using settling s
+     where r.plugin_id = s.plugin_id and s.due_at is null
   )
-  select c.id, c.attempts, c.plugin_id, c.slug, c.webhook_url, c.retry_policy, e.type, e.body,
+  select c.id, c.attempts, c.plugin_id, v.slug, v.webhook_url, v.retry_policy, e.type, e.body,
          -- the secrets that sign now: the current one and those still in their rotation
          -- grace (as signingCiphertexts in src/secrets/secret.repository.ts reads them);
          -- one text, which the client reads several times faster than a text[]
@@ -114,7 +209,10 @@ export const claimSql = `
                    where s.plugin_id = c.plugin_id and (s.expires_at is null or s.expires_at > now())
                    order by s.id desc
                    limit 5) s) as secrets
-    from claimed c join events e on e.id = c.event_id
+    from claimed c
+    join visit v on v.plugin_id = c.plugin_id
+    -- one event by primary key per row: a lateral look-up, never a join that could scan events
+   cross join lateral (select e.type, e.body from events e where e.id = c.event_id limit 1) e
    order by c.id
 `
 

@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import type { DeliveryStatus } from '../../db/schema.ts'
 import { CHANGES_CHANNEL, CHANGES_PER_NOTIFY } from '../../live/changes.ts'
+import { READY_ON_CONFLICT } from './ready.ts'
 
 export interface RecordedOutcome {
   id: number
@@ -57,7 +58,15 @@ const text = `
            updated_at = now()
       from outcome o
      where d.id = o.id and d.lease_id = o.lease_id
-    returning d.id, d.status, d.plugin_id
+    returning d.id, d.status, d.plugin_id, d.next_attempt_at
+  ),
+  -- a retry may be due before its plugin's due_at (the end of its lease): lower it
+  -- (the ready set, src/relay/sql/ready.ts; issue 13). Sent and failed change nothing
+  -- there: a plugin that still has due rows is still in the set, due.
+  ready as (
+    insert into plugin_ready (plugin_id, due_at)
+    select plugin_id, min(next_attempt_at) from recorded where status = 'retry' group by plugin_id order by plugin_id
+    ${READY_ON_CONFLICT}
   ),
   -- fenced like the update: only an outcome that still held its lease is logged. An
   -- attempt whose lease was lost (or a batch written again after an ambiguous commit)
