@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { Aggregator } from './analytics/aggregator.ts'
 import { buildApp } from './app.ts'
 import type { Config } from './config.ts'
 import { resolveDatabase } from './db/connect.ts'
@@ -13,6 +14,8 @@ import { SigningKeys } from './secrets/signing-keys.ts'
 export interface Service {
   app: FastifyInstance
   relay?: Relay
+  /** the analytics aggregator and alerts, unless ANALYTICS=off */
+  aggregator?: Aggregator
   /** graceful: stop taking requests, drain the relay, close the database */
   stop(): Promise<void>
 }
@@ -36,12 +39,16 @@ export async function startService(config: Config, logger: Logger, options: { li
   const app = await buildApp({ config, database, dispatcher, relay, logger, cipher })
   if (options.listen !== false) await app.listen({ port: config.PORT, host: config.HOST })
   relay?.start()
+  const aggregator = config.ANALYTICS === 'on' ? new Aggregator(database.db, config, logger) : undefined
+  aggregator?.start()
 
   return {
     app,
     relay,
+    aggregator,
     async stop() {
       await app.close()
+      await aggregator?.stop()
       await relay?.stop()
       if (!relay) await dispatcher.close()
       await relayDatabase?.destroy()

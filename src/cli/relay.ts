@@ -1,3 +1,4 @@
+import { Aggregator } from '../analytics/aggregator.ts'
 import { loadConfig } from '../config.ts'
 import { resolveDatabase } from '../db/connect.ts'
 import { createDatabase } from '../db/database.ts'
@@ -17,14 +18,17 @@ try {
   await migrate(database.db)
   await checkSecretsKey(database.db, cipher)
   const relay = new Relay(database, url, config, logger, cipher)
+  const aggregator = config.ANALYTICS === 'on' ? new Aggregator(database.db, config, logger) : undefined
   // handlers first: whoever reads "relay started" may send SIGTERM the next moment,
   // and a process preempted between that line and installing them would die of it
   onShutdown(logger, async () => {
     await relay.stop()
+    await aggregator?.stop()
     await database.destroy()
     await embedded?.stop()
   })
   relay.start()
+  aggregator?.start()
 } catch (error) {
   fatal(error)
 }

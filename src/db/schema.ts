@@ -27,6 +27,10 @@ export interface PluginTable {
   consecutive_failures: ColumnType<number, number | undefined, number>
   failing_since: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
   ordered: ColumnType<boolean, boolean | undefined, boolean>
+  /** the plugin's objective, {success_rate, latency_p95_ms?} (src/analytics/slo.ts); null: none */
+  slo: ColumnType<{ success_rate: number; latency_p95_ms?: number | null } | null, string | null | undefined, string | null>
+  /** 'alert': an alert endpoint (src/alerts/), about which no alert is raised */
+  kind: ColumnType<'plugin' | 'alert', 'plugin' | 'alert' | undefined, 'plugin' | 'alert'>
   created_at: Timestamp
   updated_at: Timestamp
 }
