@@ -102,7 +102,8 @@ export async function alertOnDisabled(trx: Database): Promise<number> {
       left join plugin_alerts s on s.plugin_id = p.id
      where p.status = 'disabled' and p.kind = 'plugin'
        and p.disabled_at > now() - interval '1 day'
-       and (s.disabled_notified is null or s.disabled_notified < p.disabled_at)
+       -- disabled_notified went through a JS Date: milliseconds, where disabled_at has microseconds
+       and (s.disabled_notified is null or s.disabled_notified < p.disabled_at - interval '1 millisecond')
   `.execute(trx)
   if (rows.length === 0) return 0
   const states = await readStates(trx, rows.map((r) => r.id))

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { sql } from 'kysely'
 import type { Logger } from 'pino'
 import { alertOnAttempts, alertOnBacklog, alertOnDisabled, alertOnSloBurn } from '../alerts/monitor.ts'
 import type { Config } from '../config.ts'
@@ -88,12 +89,21 @@ export class Aggregator {
     await this.loop
   }
 
-  /** Folds everything committed so far (tests and the bench call it; a run in progress elsewhere makes it wait). */
-  async catchUp(): Promise<void> {
+  /**
+   * Folds every attempt whose transaction had begun when this was called (tests
+   * and the bench call it). Waits for transactions still open, anywhere in the
+   * cluster, that hold the horizon back; gives up after `timeoutMs`.
+   */
+  async catchUp(timeoutMs = 30_000): Promise<void> {
+    const { rows } = await sql<{ target: number }>`select pg_snapshot_xmax(pg_current_snapshot())::text::bigint as target`.execute(this.db)
+    const target = rows[0]!.target
+    const deadline = Date.now() + timeoutMs
     for (;;) {
-      const result = await aggregateOnce(this.db, this.config)
-      if (result === null) await sleep(10)
-      else if (result.attempts === 0) return
+      await aggregateOnce(this.db, this.config)
+      const { rows: at } = await sql<{ txid: number }>`select txid from analytics_watermark where name = 'attempts'`.execute(this.db)
+      if (at[0]!.txid >= target) return
+      if (Date.now() > deadline) throw new Error(`analytics did not catch up within ${timeoutMs} ms (watermark ${at[0]!.txid}, target ${target})`)
+      await sleep(10)
     }
   }
 

@@ -39,6 +39,9 @@ export interface SloState {
   state: 'ok' | Severity
 }
 
+/** Ratios to 4 decimals: 100 rather than 99.99999999999991. */
+const round = (x: number) => Math.round(x * 10_000) / 10_000
+
 /**
  * A plugin's SLO now: its error budget over the last 30 days (daily rollups) and
  * its burn rate over each window (minute rollups: at most 360 rows per event type).
@@ -62,7 +65,7 @@ export async function sloState(db: Database, pluginId: string, slo: Slo, now = n
   const burn = {} as Record<Window, number>
   for (const [w, span] of Object.entries(WINDOWS) as [Window, number][]) {
     const t = minutes.filter((m) => m.minute_ago < span).reduce((a, m) => ({ attempts: a.attempts + m.attempts, sent: a.sent + m.sent }), { attempts: 0, sent: 0 })
-    burn[w] = t.attempts === 0 ? 0 : (t.attempts - t.sent) / t.attempts / budgetRate
+    burn[w] = t.attempts === 0 ? 0 : round((t.attempts - t.sent) / t.attempts / budgetRate)
   }
   const p = addTally(emptyTally(), period[0] ?? emptyTally())
   const errorRate = p.attempts === 0 ? 0 : (p.attempts - p.sent) / p.attempts
@@ -72,7 +75,7 @@ export async function sloState(db: Database, pluginId: string, slo: Slo, now = n
   return {
     objective: { success_rate: slo.success_rate, latency_p95_ms: objectiveP95 },
     success_rate: p.attempts === 0 ? null : p.sent / p.attempts,
-    budget_remaining: 1 - errorRate / budgetRate,
+    budget_remaining: round(1 - errorRate / budgetRate),
     p95_ms: p95,
     latency_met: objectiveP95 === null || p95 === null ? null : p95 <= objectiveP95,
     burn_rates: burn,
