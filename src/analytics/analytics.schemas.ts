@@ -29,7 +29,7 @@ export const NumbersSchema = Type.Object({
   sent: Type.Integer({ minimum: 0, description: 'Attempts that delivered (2xx)' }),
   retried: Type.Integer({ minimum: 0, description: 'Attempts that failed with another attempt to follow' }),
   failed: Type.Integer({ minimum: 0, description: 'Attempts that failed and ended their delivery as failed' }),
-  success_rate: OrNull(Type.Number({ minimum: 0, maximum: 1, description: 'sent ÷ (sent + failed); null while nothing settled' })),
+  success_rate: OrNull(Type.Number({ minimum: 0, maximum: 1, examples: [0.98], description: 'sent ÷ (sent + failed); null while nothing settled' })),
   p50_ms: Ms('Attempt duration, median (from log-spaced histograms: within 5 %)'),
   p95_ms: Ms('Attempt duration, 95th percentile'),
   p99_ms: Ms('Attempt duration, 99th percentile'),
