@@ -131,27 +131,64 @@ export async function pluginAnalytics(db: Database, tenantId: string, pluginId: 
   }
 }
 
-/** Each plugin's totals over a range, by plugin id. */
-export async function pluginTotals(db: Database, tenantId: string, range: Range): Promise<Map<string, Tally>> {
-  const rows = await tallies(db, tenantId, range, 'plugin', null)
+/**
+ * Each plugin's totals over a range, by plugin id. Summed in SQL, histograms
+ * included (unnest and a native sum over their non-empty buckets): a store's
+ * whole range comes back as one row per plugin and a few per non-empty bucket,
+ * not as every rollup row with its arrays. `histograms: false` for counts alone.
+ */
+export async function pluginTotals(db: Database, tenantId: string, range: Range, options: { histograms?: boolean } = {}): Promise<Map<string, Tally>> {
+  const table = sql.table(TABLES[range.granularity])
+  const inRange = sql`r.tenant_id = ${tenantId}::uuid and r.bucket >= ${range.from}::timestamptz and r.bucket < ${range.to}::timestamptz`
+  const [counts, buckets] = await Promise.all([
+    sql<{ plugin_id: string; attempts: number; sent: number; retried: number; failed: number }>`
+      select r.plugin_id, sum(r.attempts)::integer as attempts, sum(r.sent)::integer as sent,
+             sum(r.retried)::integer as retried, sum(r.failed)::integer as failed
+        from ${table} r where ${inRange}
+       group by r.plugin_id
+    `.execute(db),
+    options.histograms === false
+      ? { rows: [] }
+      : sql<{ plugin_id: string; histogram: 'latency' | 'e2e' | 'causes'; i: number; n: number }>`
+          select r.plugin_id, h.histogram, h.i::integer - 1 as i, sum(h.n)::integer as n
+            from ${table} r
+           cross join lateral (
+             select 'latency' as histogram, u.i, u.n from unnest(r.latency) with ordinality as u (n, i) where u.n > 0
+             union all
+             select 'e2e', u.i, u.n from unnest(r.e2e) with ordinality as u (n, i) where u.n > 0
+             union all
+             select 'causes', u.i, u.n from unnest(r.causes) with ordinality as u (n, i) where u.n > 0
+           ) h
+           where ${inRange}
+           group by 1, 2, 3
+        `.execute(db),
+  ])
   const totals = new Map<string, Tally>()
-  for (const row of rows) {
-    if (!totals.has(row.key)) totals.set(row.key, emptyTally())
-    addTally(totals.get(row.key)!, row)
+  for (const c of counts.rows) totals.set(c.plugin_id, { ...emptyTally(), attempts: c.attempts, sent: c.sent, retried: c.retried, failed: c.failed })
+  for (const b of buckets.rows) {
+    const histogram = totals.get(b.plugin_id)?.[b.histogram]
+    if (!histogram) continue
+    while (histogram.length <= b.i) histogram.push(0)
+    histogram[b.i] = b.n
   }
   return totals
 }
 
-/** Attempts per bucket of a range for the tenant or one plugin, by outcome. */
+/** Attempts per bucket of a range for the tenant or one plugin, by outcome (counts only). */
 export async function outcomeSeries(db: Database, tenantId: string, range: Range, pluginId: string | null) {
-  const rows = await tallies(db, tenantId, range, 'plugin', pluginId)
-  const perBucket = new Map<number, Tally>()
-  for (const row of rows) {
-    const t = row.bucket.getTime()
-    if (!perBucket.has(t)) perBucket.set(t, emptyTally())
-    addTally(perBucket.get(t)!, row)
-  }
-  return buckets(range).map((b) => ({ at: b, tally: perBucket.get(b.getTime()) ?? emptyTally() }))
+  const { rows } = await sql<{ bucket: Date; sent: number; retried: number; failed: number }>`
+    select r.bucket, sum(r.sent)::integer as sent, sum(r.retried)::integer as retried, sum(r.failed)::integer as failed
+      from ${sql.table(TABLES[range.granularity])} r
+     where r.tenant_id = ${tenantId}::uuid
+       and (${pluginId}::uuid is null or r.plugin_id = ${pluginId}::uuid)
+       and r.bucket >= ${range.from}::timestamptz and r.bucket < ${range.to}::timestamptz
+     group by r.bucket
+  `.execute(db)
+  const perBucket = new Map(rows.map((r) => [r.bucket.getTime(), r]))
+  return buckets(range).map((at) => {
+    const r = perBucket.get(at.getTime())
+    return { at, sent: r?.sent ?? 0, retried: r?.retried ?? 0, failed: r?.failed ?? 0 }
+  })
 }
 
 export interface Backlog {

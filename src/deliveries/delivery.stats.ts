@@ -37,7 +37,7 @@ export async function pluginStats(db: Database, tenantId: string, now = new Date
        where p.tenant_id = ${tenantId}::uuid and p.status <> 'deleted'
        order by p.created_at, p.id
     `.execute(db),
-    pluginTotals(db, tenantId, resolveRange({ from: new Date(now.getTime() - SERIES_MINUTES * MINUTE_MS).toISOString(), to: now.toISOString(), granularity: 'minute' }, now)),
+    pluginTotals(db, tenantId, resolveRange({ from: new Date(now.getTime() - SERIES_MINUTES * MINUTE_MS).toISOString(), to: now.toISOString(), granularity: 'minute' }, now), { histograms: false }),
     pluginTotals(db, tenantId, resolveRange({ from: new Date(now.getTime() - 24 * 60 * MINUTE_MS).toISOString(), to: now.toISOString(), granularity: 'hour' }, now)),
   ])
   return plugins.rows.map((p) => {
@@ -81,5 +81,5 @@ export async function minuteSeries(db: Database, tenantId: string, plugin?: stri
   const to = Math.floor(now.getTime() / MINUTE_MS) * MINUTE_MS + MINUTE_MS
   const from = new Date(to - SERIES_MINUTES * MINUTE_MS)
   const series = await outcomeSeries(db, tenantId, { from, to: new Date(to), granularity: 'minute' }, pluginId)
-  return series.map(({ at, tally }) => ({ minute: at.toISOString(), sent: tally.sent, retry: tally.retried, failed: tally.failed }))
+  return series.map(({ at, sent, retried, failed }) => ({ minute: at.toISOString(), sent, retry: retried, failed }))
 }
