@@ -135,9 +135,16 @@ export async function pluginAnalytics(db: Database, tenantId: string, pluginId: 
  * Each plugin's totals over a range, by plugin id. Summed in SQL, histograms
  * included (unnest and a native sum over their non-empty buckets): a store's
  * whole range comes back as one row per plugin and a few per non-empty bucket,
- * not as every rollup row with its arrays. `histograms: false` for counts alone.
+ * not as every rollup row with its arrays. `histograms: false` for counts alone;
+ * `e2e: false` leaves out the commit → delivered histogram (the largest, and the
+ * overview does not show it: its e2e percentiles are null).
  */
-export async function pluginTotals(db: Database, tenantId: string, range: Range, options: { histograms?: boolean } = {}): Promise<Map<string, Tally>> {
+export async function pluginTotals(
+  db: Database,
+  tenantId: string,
+  range: Range,
+  options: { histograms?: boolean; e2e?: boolean } = {},
+): Promise<Map<string, Tally>> {
   const table = sql.table(TABLES[range.granularity])
   const inRange = sql`r.tenant_id = ${tenantId}::uuid and r.bucket >= ${range.from}::timestamptz and r.bucket < ${range.to}::timestamptz`
   const [counts, buckets] = await Promise.all([
@@ -155,7 +162,7 @@ export async function pluginTotals(db: Database, tenantId: string, range: Range,
            cross join lateral (
              select 'latency' as histogram, u.i, u.n from unnest(r.latency) with ordinality as u (n, i) where u.n > 0
              union all
-             select 'e2e', u.i, u.n from unnest(r.e2e) with ordinality as u (n, i) where u.n > 0
+             select 'e2e', u.i, u.n from unnest(r.e2e) with ordinality as u (n, i) where ${options.e2e !== false} and u.n > 0
              union all
              select 'causes', u.i, u.n from unnest(r.causes) with ordinality as u (n, i) where u.n > 0
            ) h

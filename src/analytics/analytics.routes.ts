@@ -46,7 +46,7 @@ const analyticsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         .orderBy('created_at')
         .orderBy('id')
         .execute()
-      const [totals, backlog] = await Promise.all([pluginTotals(db, request.tenantId, range), backlogs(db, request.tenantId, 1000)])
+      const [totals, backlog] = await Promise.all([pluginTotals(db, request.tenantId, range, { e2e: false }), backlogs(db, request.tenantId, 1000)])
       const slos = await Promise.all(plugins.map((p) => (p.slo ? sloState(db, p.id, p.slo) : null)))
       return {
         from: range.from.toISOString(),

@@ -86,7 +86,7 @@ export const OverviewResponse = Type.Object({
       name: Type.String(),
       status: Type.String(),
       kind: Type.Union([Type.Literal('plugin'), Type.Literal('alert')]),
-      totals: NumbersSchema,
+      totals: Type.Composite([NumbersSchema], { description: 'Over the range; the e2e percentiles are null here (GET /api/analytics/plugins/{slug} has them)' }),
       backlog: Type.Object({
         due: Type.Integer({ minimum: 0, description: 'Deliveries due now (counted up to 1,000)' }),
         oldest_due_age_ms: Ms('How long the oldest due delivery has waited'),

@@ -38,7 +38,7 @@ export async function pluginStats(db: Database, tenantId: string, now = new Date
        order by p.created_at, p.id
     `.execute(db),
     pluginTotals(db, tenantId, resolveRange({ from: new Date(now.getTime() - SERIES_MINUTES * MINUTE_MS).toISOString(), to: now.toISOString(), granularity: 'minute' }, now), { histograms: false }),
-    pluginTotals(db, tenantId, resolveRange({ from: new Date(now.getTime() - 24 * 60 * MINUTE_MS).toISOString(), to: now.toISOString(), granularity: 'hour' }, now)),
+    pluginTotals(db, tenantId, resolveRange({ from: new Date(now.getTime() - 24 * 60 * MINUTE_MS).toISOString(), to: now.toISOString(), granularity: 'hour' }, now), { e2e: false }),
   ])
   return plugins.rows.map((p) => {
     const d = numbers(day.get(p.id) ?? emptyTally())
