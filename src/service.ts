@@ -39,7 +39,9 @@ export async function startService(config: Config, logger: Logger, options: { li
   const app = await buildApp({ config, database, dispatcher, relay, logger, cipher })
   if (options.listen !== false) await app.listen({ port: config.PORT, host: config.HOST })
   relay?.start()
-  const aggregator = config.ANALYTICS === 'on' ? new Aggregator(database.db, config, logger) : undefined
+  // one connection of its own: a long aggregation never takes a connection the API or the relay needs
+  const analyticsDatabase = config.ANALYTICS === 'on' ? createDatabase(url, 1) : undefined
+  const aggregator = analyticsDatabase ? new Aggregator(analyticsDatabase.db, config, logger) : undefined
   aggregator?.start()
 
   return {
@@ -49,6 +51,7 @@ export async function startService(config: Config, logger: Logger, options: { li
     async stop() {
       await app.close()
       await aggregator?.stop()
+      await analyticsDatabase?.destroy()
       await relay?.stop()
       if (!relay) await dispatcher.close()
       await relayDatabase?.destroy()

@@ -18,12 +18,15 @@ try {
   await migrate(database.db)
   await checkSecretsKey(database.db, cipher)
   const relay = new Relay(database, url, config, logger, cipher)
-  const aggregator = config.ANALYTICS === 'on' ? new Aggregator(database.db, config, logger) : undefined
+  // one connection of its own, beside the relay's pool: aggregating never delays a claim or an outcome
+  const analyticsDatabase = config.ANALYTICS === 'on' ? createDatabase(url, 1) : undefined
+  const aggregator = analyticsDatabase ? new Aggregator(analyticsDatabase.db, config, logger) : undefined
   // handlers first: whoever reads "relay started" may send SIGTERM the next moment,
   // and a process preempted between that line and installing them would die of it
   onShutdown(logger, async () => {
     await relay.stop()
     await aggregator?.stop()
+    await analyticsDatabase?.destroy()
     await database.destroy()
     await embedded?.stop()
   })
