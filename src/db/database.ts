@@ -24,6 +24,9 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
   })
   // an idle client losing its connection must not crash the process; the pool replaces it
   pool.on('error', () => {})
+  // nor a checked-out one between two statements of a transaction (pg-pool listens on idle
+  // clients only): the transaction's next statement fails instead, and its caller handles that
+  pool.on('connect', (client) => client.on('error', () => {}))
   return pool
 }
 
