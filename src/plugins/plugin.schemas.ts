@@ -87,6 +87,9 @@ export const PluginResponse = Type.Object({
   slo: Type.Union([Type.Object({ success_rate: Type.Number(), latency_p95_ms: Type.Optional(Type.Integer()) }), Type.Null()], {
     description: 'The plugin’s service-level objective (GET /api/analytics/plugins/:slug shows its error budget)',
   }),
+  app_installation_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+    description: 'Set when the plugin is an installed app’s subscription: the store may pause it, not change or delete it',
+  }),
   disabled_reason: Type.Union([Type.String(), Type.Null()], { description: 'why the plugin was disabled (410 Gone, repeated failures)' }),
   disabled_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   created_at: Type.String({ format: 'date-time' }),
