@@ -10,7 +10,7 @@ import type {
 import { sloState } from '../analytics/slo.ts'
 import { failureCause, type FailureCause } from '../analytics/failure-cause.ts'
 import type { AttemptRow } from '../analytics/sql/read-attempts.ts'
-import { emit } from '../outbox/emit.ts'
+import { emit, outboxTransaction } from '../outbox/emit.ts'
 import { emptyState, lastFailure, readStates, writeStates, type AlertState } from './alert-state.ts'
 
 /**
@@ -25,6 +25,10 @@ import { emptyState, lastFailure, readStates, writeStates, type AlertState } fro
  */
 
 type LastFailureData = PluginFailingData['last_failure']
+
+/** An alert into the outbox, inside the aggregator's transaction, after the ordered alert endpoints' turns. */
+const emitAlert = (trx: Database, tenantId: string, type: string, data: unknown) =>
+  outboxTransaction(trx, tenantId, [type], (t) => emit(t, tenantId, type, data))
 
 function failureOf(state: AlertState): LastFailureData | null {
   const f = lastFailure(state)
@@ -58,7 +62,7 @@ export async function alertOnAttempts(trx: Database, rows: readonly AttemptRow[]
             since: (state.failing_since ?? a.at).toISOString(),
             last_failure: failureOf(state),
           }
-          await emit(trx, state.tenant_id, 'plugin.recovered', data)
+          await emitAlert(trx, state.tenant_id, 'plugin.recovered', data)
           raised++
         }
         state.streak = 0
@@ -81,7 +85,7 @@ export async function alertOnAttempts(trx: Database, rows: readonly AttemptRow[]
           failing_since: state.failing_since.toISOString(),
           last_failure: failureOf(state)!,
         }
-        await emit(trx, state.tenant_id, 'plugin.failing', data)
+        await emitAlert(trx, state.tenant_id, 'plugin.failing', data)
         raised++
       }
     }
@@ -118,7 +122,7 @@ export async function alertOnDisabled(trx: Database): Promise<number> {
       disabled_at: p.disabled_at.toISOString(),
       last_failure: failureOf(state),
     }
-    await emit(trx, p.tenant_id, 'plugin.disabled', data)
+    await emitAlert(trx, p.tenant_id, 'plugin.disabled', data)
     state.disabled_notified = p.disabled_at
     changed.push(state)
   }
@@ -172,7 +176,7 @@ export async function alertOnBacklog(trx: Database, afterMs: number): Promise<nu
       oldest_due_age_ms: now - p.oldest!.getTime(),
       threshold_ms: afterMs,
     }
-    await emit(trx, p.tenant_id, 'plugin.backlog', data)
+    await emitAlert(trx, p.tenant_id, 'plugin.backlog', data)
     state.backlog = true
     state.backlog_since = new Date(now)
     changed.push(state)
@@ -187,7 +191,7 @@ export async function alertOnBacklog(trx: Database, afterMs: number): Promise<nu
       since: (state.backlog_since ?? new Date(now)).toISOString(),
       last_failure: failureOf(state),
     }
-    await emit(trx, p.tenant_id, 'plugin.recovered', data)
+    await emitAlert(trx, p.tenant_id, 'plugin.recovered', data)
     state.backlog = false
     state.backlog_since = null
     changed.push(state)
@@ -227,7 +231,7 @@ export async function alertOnSloBurn(trx: Database): Promise<number> {
         budget_remaining: slo.budget_remaining,
         last_failure: failureOf(state),
       }
-      await emit(trx, p.tenant_id, 'plugin.slo_burn', data)
+      await emitAlert(trx, p.tenant_id, 'plugin.slo_burn', data)
       state.slo_burn = true
       state.slo_burn_since = now
       changed.push(state)
@@ -240,7 +244,7 @@ export async function alertOnSloBurn(trx: Database): Promise<number> {
         since: (state.slo_burn_since ?? now).toISOString(),
         last_failure: failureOf(state),
       }
-      await emit(trx, p.tenant_id, 'plugin.recovered', data)
+      await emitAlert(trx, p.tenant_id, 'plugin.recovered', data)
       state.slo_burn = false
       state.slo_burn_since = null
       changed.push(state)
