@@ -2,7 +2,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 
-export const SCENARIOS = ['drain', 'latency', 'write', 'history', 'memory', 'plugins', 'burst'] as const
+export const SCENARIOS = ['drain', 'latency', 'write', 'history', 'memory', 'plugins', 'burst', 'analytics'] as const
 export type ScenarioName = (typeof SCENARIOS)[number]
 
 export interface BenchOptions {

@@ -1,6 +1,7 @@
 import type { Machine } from './machine.ts'
 import type { BenchOptions } from './options.ts'
 import type { ProfileSummary } from './profile.ts'
+import { analyticsRatios, analyticsRows, type AnalyticsResults } from './scenarios/analytics.ts'
 import type { CpuPerDelivery, DrainResults, DrainRun } from './scenarios/drain.ts'
 import type { HistoryResults } from './scenarios/history.ts'
 import type { LatencyResults, LatencyRun } from './scenarios/latency.ts'
@@ -21,6 +22,7 @@ export interface BenchResults {
   memory?: MemoryResults
   plugins?: PluginsResults
   burst?: BurstResults
+  analytics?: AnalyticsResults
   profiles?: { relay: ProfileSummary; ceiling: ProfileSummary; relayRate: number; ceilingRate: number }
   rows?: Row[]
   ratios?: Ratio[]
@@ -108,6 +110,7 @@ export function buildRows(r: BenchResults): Row[] {
     row(`Memory: 1 relay draining ${n(o.drain)}`, 'peak RSS, MB', r.memory.drain.map((b) => b / MB))
     row(`Memory: 1 relay, ${n(o.memoryDrain)} of a ${n(o.memoryBacklog)} backlog`, 'peak RSS, MB', r.memory.backlog.map((b) => b / MB))
   }
+  if (r.analytics) rows.push(...analyticsRows(r.analytics))
   return rows
 }
 
@@ -184,6 +187,7 @@ export function buildRatios(r: BenchResults): Ratio[] {
   if (r.memory) {
     add(`memory: RSS, ${n(r.options.memoryBacklog)} backlog / ${n(r.options.drain)}`, paired(r.memory.backlog, r.memory.drain), '≤ 1.5', (m) => m <= 1.5)
   }
+  if (r.analytics) ratios.push(...analyticsRatios(r.analytics))
   return ratios
 }
 

@@ -16,6 +16,7 @@ import { benchOptions, type ScenarioName } from './options.ts'
 import { startBenchPostgres } from './postgres.ts'
 import { readProfile } from './profile.ts'
 import { buildRatios, buildRows, markdown, type BenchResults } from './report.ts'
+import { analyticsScenario } from './scenarios/analytics.ts'
 import { ceiling, drainScenario, drainWithRelays } from './scenarios/drain.ts'
 import { historyScenario } from './scenarios/history.ts'
 import { latencyScenario } from './scenarios/latency.ts'
@@ -61,6 +62,7 @@ try {
   if (wants('write')) results.write = await writeScenario(ctx)
   if (wants('plugins')) results.plugins = await pluginsScenario(ctx)
   if (wants('burst')) results.burst = await burstScenario(ctx)
+  if (wants('analytics')) results.analytics = await analyticsScenario(ctx)
   if (options.profile) {
     // after the measured runs, so the profiler's own cost touches none of them
     const relayDir = await profileDir(ctx, 'relay')

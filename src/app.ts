@@ -1,5 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import alertRoutes from './alerts/alert.routes.ts'
+import analyticsRoutes from './analytics/analytics.routes.ts'
 import customerRoutes from './customers/customer.routes.ts'
 import dashboardRoutes from './dashboard/dashboard.routes.ts'
 import deliveryRoutes from './deliveries/delivery.routes.ts'
@@ -78,5 +80,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(appRoutes)
   await app.register(marketplaceRoutes)
   await app.register(installationRoutes)
+  await app.register(analyticsRoutes)
+  await app.register(alertRoutes)
   return app
 }

@@ -109,6 +109,39 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     description: 'Settled deliveries (sent, failed, cancelled) and their attempts are deleted after this many days',
   }),
+  ANALYTICS: Type.Union([Type.Literal('on'), Type.Literal('off')], {
+    default: 'on',
+    description: '`on`: this process (API or bin/relay) also runs the analytics aggregator and alerts; any number may, one works at a time',
+  }),
+  ANALYTICS_INTERVAL_MS: Int({
+    default: 5 * SECOND,
+    minimum: 10,
+    maximum: 10 * MINUTE,
+    description: 'How often the aggregator folds new delivery attempts into the rollups and checks alerts',
+  }),
+  ANALYTICS_HOUR_RETENTION_DAYS: Int({
+    default: 92,
+    minimum: 2,
+    maximum: 400,
+    description: 'Hourly rollups are kept this many days (minute rollups two days)',
+  }),
+  ANALYTICS_RETENTION_DAYS: Int({
+    default: 400,
+    minimum: 7,
+    maximum: 3650,
+    description: 'Daily rollups are kept this many days, whatever RETENTION_DAYS deletes of the deliveries',
+  }),
+  ALERT_FAILING_AFTER: Int({
+    default: 10,
+    minimum: 1,
+    maximum: 100_000,
+    description: 'Failed attempts in a row that raise `plugin.failing` (one sent attempt ends the run and sends `plugin.recovered`)',
+  }),
+  ALERT_BACKLOG_AFTER_MS: Int({
+    default: 15 * MINUTE,
+    minimum: SECOND,
+    description: 'Age of a plugin’s oldest due delivery that raises `plugin.backlog`',
+  }),
   RELAY_SHUTDOWN_GRACE_MS: Int({
     default: 15 * SECOND,
     minimum: 0,

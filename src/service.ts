@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import { Aggregator } from './analytics/aggregator.ts'
 import { buildApp } from './app.ts'
 import { openServerWarning, type Config } from './config.ts'
 import { poolOptions, resolveDatabase, untilDatabaseAnswers } from './db/connect.ts'
@@ -14,6 +15,8 @@ import { SigningKeys } from './secrets/signing-keys.ts'
 export interface Service {
   app: FastifyInstance
   relay?: Relay
+  /** the analytics aggregator and alerts, unless ANALYTICS=off */
+  aggregator?: Aggregator
   /** graceful: stop taking requests, drain the relay, close the database */
   stop(): Promise<void>
 }
@@ -38,9 +41,14 @@ export async function startService(config: Config, logger: Logger, options: { li
   const relay = relayDatabase ? new Relay(relayDatabase, url, config, logger, cipher) : undefined
   const dispatcher = relay?.dispatcher ?? new Dispatcher(database.pool, config, logger, new SigningKeys(database.db, cipher))
   const app = await buildApp({ config, database, readiness, dispatcher, relay, logger, cipher })
+  // one connection of its own: a long aggregation never takes a connection the API or the relay needs
+  const analyticsDatabase = config.ANALYTICS === 'on' ? createDatabase(url, 1, poolOptions(config, logger)) : undefined
+  const aggregator = analyticsDatabase ? new Aggregator(analyticsDatabase.db, config, logger) : undefined
 
   const closeAll = async () => {
     await app.close()
+    await aggregator?.stop()
+    await analyticsDatabase?.destroy()
     await relay?.stop()
     if (!relay) await dispatcher.close()
     await relayDatabase?.destroy()
@@ -71,5 +79,6 @@ export async function startService(config: Config, logger: Logger, options: { li
   }
   readiness.markStarted()
   relay?.start()
-  return { app, relay, stop: closeAll }
+  aggregator?.start()
+  return { app, relay, aggregator, stop: closeAll }
 }

@@ -274,6 +274,7 @@ t.test('tenant B, walking every route with its own key, can neither read nor cha
     return res.body
   }
   await ok('POST', '/api/plugins', { name: 'Shop sync', slug: 'shop-sync', webhook_url: receiver.url, events: ['product.created', 'order.created'] })
+  if (has('POST /api/alerts/endpoints')) await ok('POST', '/api/alerts/endpoints', { slug: 'a-ops', url: receiver.url })
   const product = await ok('POST', '/api/products', { name: 'Lamp', price: 20 })
   if (has('PUT /api/products/:id/inventory')) await ok('PUT', `/api/products/${product.id}/inventory`, { quantity: 10 })
   const customer = has('POST /api/customers') ? await ok('POST', '/api/customers', { email: 'ann@example.com', name: 'Ann' }) : undefined
@@ -289,6 +290,8 @@ t.test('tenant B, walking every route with its own key, can neither read nor cha
   const installation = await ok('POST', '/api/marketplace/walk-app/install', { accept_permissions: ['products:read'] })
   await ok('POST', '/api/marketplace/walk-app/reviews', { rating: 5, body: 'A likes it' })
 
+  // the analytics rollups of what A did so far are written before the snapshot, not during the walk
+  await app.aggregator?.catchUp()
   const before = await tenantChecksum(app.database.db, TENANT_A)
   const aView = async () => ({
     plugins: (await app.request('GET', '/api/plugins', undefined, a)).body,
@@ -400,6 +403,14 @@ t.test('tenant B, walking every route with its own key, can neither read nor cha
       t.same((await app.request('GET', '/api/plugins', undefined, bearer(created.body.key))).body.plugins.map((p: { slug: string }) => p.slug), ['b-only'], "B's new key is B's")
     },
     'DELETE /api/keys/:id': () => notFound('DELETE', `/api/keys/${aKeyId}`),
+    'GET /api/analytics/plugins/:slug': () => notFound('GET', '/api/analytics/plugins/shop-sync'),
+    'GET /api/analytics/overview': () => ownOnly('/api/analytics/overview', 'plugins', ['shop-sync']),
+    'POST /api/alerts/endpoints': async () =>
+      t.equal((await app.request('POST', '/api/alerts/endpoints', { slug: 'b-ops', url: 'https://b.example.com/alerts' }, b)).status, 201),
+    'GET /api/alerts/endpoints': () => ownOnly('/api/alerts/endpoints', 'endpoints', ['a-ops']),
+    'GET /api/alerts/endpoints/:slug': () => notFound('GET', '/api/alerts/endpoints/a-ops'),
+    'PATCH /api/alerts/endpoints/:slug': () => notFound('PATCH', '/api/alerts/endpoints/a-ops', { status: 'paused' }),
+    'DELETE /api/alerts/endpoints/:slug': () => notFound('DELETE', '/api/alerts/endpoints/a-ops'),
     // apps: the developer's routes and the app's token route take no store key; the marketplace names no store
     ...Object.fromEntries(
       ['POST /api/apps', 'GET /api/apps', 'GET /api/apps/:slug', 'PUT /api/apps/:slug', 'POST /api/apps/:slug/client-secret/rotate', 'GET /api/apps/:slug/installations'].map((route) => [
@@ -441,6 +452,7 @@ t.test('tenant B, walking every route with its own key, can neither read nor cha
   }
   t.ok(routes.length >= 20, `${routes.length} routes walked`)
 
+  await app.aggregator?.catchUp()
   t.same(await tenantChecksum(app.database.db, TENANT_A), before, "every row of tenant A is exactly as it was")
   t.same(await aView(), viewBefore, 'and A sees exactly what it saw')
   t.equal(receiver.received.length, received, "nothing was sent to A's receiver")

@@ -141,7 +141,11 @@ t.test('stats count the last hour and day per plugin, with latency and the lates
   })
   await waitFor(async () => (await app.request('GET', '/api/plugins/events?status=retry')).body.events.length === 0, { message: 'no retry left' })
 
-  const stats = (await app.request('GET', '/api/plugins/events/stats')).body
+  // the numbers come from the rollups, which follow the relay within ANALYTICS_INTERVAL_MS
+  const stats = await waitFor(async () => {
+    const body = (await app.request('GET', '/api/plugins/events/stats')).body
+    return body.plugins[0].last_day === 3 && body.plugins[0].last_error !== null && body
+  }, { message: 'the three attempts in the rollups' })
   t.match(stats.plugins, [
     { plugin: 'catalog', last_hour: 3, last_day: 3, sent: 2, failed: 1, success_rate: 2 / 3, p50_ms: Number, p95_ms: Number, last_error: /HTTP 500/, last_error_at: String },
     { plugin: 'idle', last_hour: 0, last_day: 0, sent: 0, failed: 0, success_rate: null, p50_ms: null, p95_ms: null, last_error: null },

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import type { FastifyPluginAsync } from 'fastify'
 import { DEFAULT_TENANT } from '../http/tenant.ts'
 import { dashboardScript } from './bundle.ts'
@@ -9,6 +10,8 @@ import { dashboardPage } from './page.ts'
 export const DASHBOARD_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+const UPLOT_CSS = createRequire(import.meta.url).resolve('uplot/dist/uPlot.min.css')
 
 const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12)
 
@@ -21,7 +24,8 @@ const hash = (text: string) => createHash('sha256').update(text).digest('hex').s
 const dashboardRoutes: FastifyPluginAsync = async (app) => {
   const [script, style, favicon] = await Promise.all([
     dashboardScript(),
-    readFile(new URL('./app.css', import.meta.url), 'utf8'),
+    // the chart library's own stylesheet first, ours after it
+    Promise.all([readFile(UPLOT_CSS, 'utf8'), readFile(new URL('./app.css', import.meta.url), 'utf8')]).then((parts) => parts.join('\n')),
     readFile(new URL('./favicon.svg', import.meta.url), 'utf8'),
   ])
   const page = dashboardPage({ authRequired: app.ctx.config.AUTH === 'required', defaultTenant: DEFAULT_TENANT, scriptHash: hash(script), styleHash: hash(style) })

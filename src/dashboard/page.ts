@@ -48,6 +48,14 @@ export function dashboardPage(options: { authRequired: boolean; defaultTenant: s
     <div id="chart"></div>
     <div class="legend"><span class="key sent"></span>sent <span class="key retry"></span>retry <span class="key failed"></span>failed</div>
   </section>
+  <section class="card wide" id="analytics">
+    <div class="card-head">
+      <h2>Analytics</h2>
+      <select id="analytics-plugin" aria-label="Plugin"><option value="">All plugins</option></select>
+      <span id="analytics-ranges" class="ranges"></span>
+    </div>
+    <div id="analytics-body"><p class="muted">Loading…</p></div>
+  </section>
   <section class="card">
     <div class="card-head">
       <h2>Live feed</h2>

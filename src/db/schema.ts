@@ -27,6 +27,10 @@ export interface PluginTable {
   consecutive_failures: ColumnType<number, number | undefined, number>
   failing_since: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
   ordered: ColumnType<boolean, boolean | undefined, boolean>
+  /** the plugin's objective, {success_rate, latency_p95_ms?} (src/analytics/slo.ts); null: none */
+  slo: ColumnType<{ success_rate: number; latency_p95_ms?: number | null } | null, string | null | undefined, string | null>
+  /** 'alert': an alert endpoint (src/alerts/), about which no alert is raised */
+  kind: ColumnType<'plugin' | 'alert', 'plugin' | 'alert' | undefined, 'plugin' | 'alert'>
   /** the app installation this plugin is the subscription of (src/installations/) */
   app_installation_id: ColumnType<string | null, string | null | undefined, string | null>
   /** an uninstalled app's plugin: takes no events, is not listed, delivers what it still has */

@@ -1,26 +1,12 @@
 import { sql } from 'kysely'
+import { emptyTally, numbers, outcomeSeries, pluginTotals } from '../analytics/analytics.queries.ts'
+import { resolveRange } from '../analytics/range.ts'
 import type { Database } from '../db/database.ts'
 
 /** Minutes of history in the per-minute chart. */
 export const SERIES_MINUTES = 60
 
-/**
- * The tenant's deliveries of the last day. Ids grow with time, so the id of the
- * newest delivery older than a day bounds every scan below to the last day's
- * rows (through the (tenant_id, id) index), however long the history grows.
- */
-const recent = (tenantId: string) => sql`
-  with cutoff as (
-    select coalesce((select id from deliveries
-                      where tenant_id = ${tenantId} and created_at < now() - interval '1 day'
-                      order by id desc limit 1), 0) as id
-  ),
-  recent as (
-    select d.id, d.plugin_id, d.status, d.attempts, d.created_at, d.updated_at, d.last_error
-      from deliveries d, cutoff
-     where d.tenant_id = ${tenantId} and d.id > cutoff.id
-  )
-`
+const MINUTE_MS = 60_000
 
 export interface PluginStats {
   plugin: string
@@ -36,55 +22,39 @@ export interface PluginStats {
   last_error_at: string | null
 }
 
-/** Per live plugin, over the last day: volume, outcomes, attempt latency and the latest error. */
-export async function pluginStats(db: Database, tenantId: string): Promise<PluginStats[]> {
-  const { rows } = await sql<{
-    plugin: string
-    last_hour: number
-    last_day: number
-    sent: number
-    failed: number
-    p50: number | null
-    p95: number | null
-    last_error: string | null
-    last_error_at: Date | null
-  }>`
-    ${recent(tenantId)},
-    latency as (
-      select r.plugin_id,
-             percentile_cont(0.5) within group (order by a.duration_ms) as p50,
-             percentile_cont(0.95) within group (order by a.duration_ms) as p95
-        from recent r join delivery_attempts a on a.delivery_id = r.id
-       group by r.plugin_id
-    )
-    select p.slug as plugin,
-           count(r.id) filter (where r.created_at > now() - interval '1 hour') as last_hour,
-           count(r.id) as last_day,
-           count(r.id) filter (where r.status = 'sent') as sent,
-           count(r.id) filter (where r.status = 'failed') as failed,
-           max(l.p50) as p50,
-           max(l.p95) as p95,
-           (array_agg(r.last_error order by r.updated_at desc) filter (where r.last_error is not null))[1] as last_error,
-           max(r.updated_at) filter (where r.last_error is not null) as last_error_at
-      from plugins p
-      left join recent r on r.plugin_id = p.id
-      left join latency l on l.plugin_id = p.id
-     where p.tenant_id = ${tenantId} and p.status <> 'deleted'
-     group by p.id
-     order by p.created_at, p.id
-  `.execute(db)
-  return rows.map((r) => ({
-    plugin: r.plugin,
-    last_hour: r.last_hour,
-    last_day: r.last_day,
-    sent: r.sent,
-    failed: r.failed,
-    success_rate: r.sent + r.failed > 0 ? r.sent / (r.sent + r.failed) : null,
-    p50_ms: r.p50 === null ? null : Math.round(r.p50),
-    p95_ms: r.p95 === null ? null : Math.round(r.p95),
-    last_error: r.last_error,
-    last_error_at: r.last_error_at?.toISOString() ?? null,
-  }))
+/**
+ * Per live plugin, over the last day: attempts, outcomes, attempt latency and the
+ * latest error. Read from the rollups (src/analytics/), never from the delivery
+ * rows: the last hour from minute rollups, the day from hourly ones (the day starts
+ * at the top of the hour 24 hours ago), the latest error from the alert state the
+ * aggregator keeps. Numbers lag the relay by up to ANALYTICS_INTERVAL_MS.
+ */
+export async function pluginStats(db: Database, tenantId: string, now = new Date()): Promise<PluginStats[]> {
+  const [plugins, hour, day] = await Promise.all([
+    sql<{ id: string; slug: string; last_error: string | null; last_error_at: Date | null }>`
+      select p.id, p.slug, a.last_error, a.last_failure_at as last_error_at
+        from plugins p left join plugin_alerts a on a.plugin_id = p.id
+       where p.tenant_id = ${tenantId}::uuid and p.status <> 'deleted'
+       order by p.created_at, p.id
+    `.execute(db),
+    pluginTotals(db, tenantId, resolveRange({ from: new Date(now.getTime() - SERIES_MINUTES * MINUTE_MS).toISOString(), to: now.toISOString(), granularity: 'minute' }, now), { histograms: false }),
+    pluginTotals(db, tenantId, resolveRange({ from: new Date(now.getTime() - 24 * 60 * MINUTE_MS).toISOString(), to: now.toISOString(), granularity: 'hour' }, now), { e2e: false }),
+  ])
+  return plugins.rows.map((p) => {
+    const d = numbers(day.get(p.id) ?? emptyTally())
+    return {
+      plugin: p.slug,
+      last_hour: (hour.get(p.id) ?? emptyTally()).attempts,
+      last_day: d.attempts,
+      sent: d.sent,
+      failed: d.failed,
+      success_rate: d.success_rate,
+      p50_ms: d.p50_ms,
+      p95_ms: d.p95_ms,
+      last_error: p.last_error,
+      last_error_at: p.last_error_at?.toISOString() ?? null,
+    }
+  })
 }
 
 export interface MinuteCount {
@@ -99,26 +69,17 @@ export interface MinuteCount {
  * `retry` (failed, another attempt follows) and `failed` (the delivery's last
  * attempt, and it gave up). Every minute is present, empty ones as zeros.
  */
-export async function minuteSeries(db: Database, tenantId: string, plugin?: string): Promise<MinuteCount[]> {
-  const { rows } = await sql<{ minute: Date; sent: number; retry: number; failed: number }>`
-    ${recent(tenantId)},
-    counted as (
-      select date_trunc('minute', a.created_at) as minute,
-             count(*) filter (where a.error is null) as sent,
-             count(*) filter (where a.error is not null and (a.attempt < r.attempts or r.status <> 'failed')) as retry,
-             count(*) filter (where a.error is not null and a.attempt >= r.attempts and r.status = 'failed') as failed
-        from recent r
-        join delivery_attempts a on a.delivery_id = r.id
-        join plugins p on p.id = r.plugin_id
-       where a.created_at >= date_trunc('minute', now()) - ${SERIES_MINUTES - 1} * interval '1 minute'
-         and (${plugin ?? null}::text is null or p.slug = ${plugin ?? null}::text)
-       group by 1
-    )
-    select m.minute, coalesce(c.sent, 0) as sent, coalesce(c.retry, 0) as retry, coalesce(c.failed, 0) as failed
-      from generate_series(date_trunc('minute', now()) - ${SERIES_MINUTES - 1} * interval '1 minute',
-                           date_trunc('minute', now()), interval '1 minute') as m (minute)
-      left join counted c on c.minute = m.minute
-     order by m.minute
-  `.execute(db)
-  return rows.map((r) => ({ minute: r.minute.toISOString(), sent: r.sent, retry: r.retry, failed: r.failed }))
+export async function minuteSeries(db: Database, tenantId: string, plugin?: string, now = new Date()): Promise<MinuteCount[]> {
+  let pluginId: string | null = null
+  if (plugin !== undefined) {
+    const { rows } = await sql<{ id: string }>`
+      select id from plugins where tenant_id = ${tenantId}::uuid and slug = ${plugin} and status <> 'deleted'
+    `.execute(db)
+    // an unknown slug has no attempts: every minute empty
+    pluginId = rows[0]?.id ?? '00000000-0000-0000-0000-000000000000'
+  }
+  const to = Math.floor(now.getTime() / MINUTE_MS) * MINUTE_MS + MINUTE_MS
+  const from = new Date(to - SERIES_MINUTES * MINUTE_MS)
+  const series = await outcomeSeries(db, tenantId, { from, to: new Date(to), granularity: 'minute' }, pluginId)
+  return series.map(({ at, sent, retried, failed }) => ({ minute: at.toISOString(), sent, retry: retried, failed }))
 }

@@ -33,6 +33,8 @@ export const TAGS: [prefix: RegExp, tag: string, description: string][] = [
   [/^\/api\/products/, 'Products', 'The store’s products; writes emit product.* events'],
   [/^\/api\/customers/, 'Customers', 'The store’s customers; writes emit customer.* events'],
   [/^\/api\/orders/, 'Orders', 'Orders and their lifecycle; each step emits its order.* event'],
+  [/^\/api\/analytics/, 'Analytics', 'Per-plugin numbers from rollups: volume, outcomes, latency percentiles, failure causes, SLOs'],
+  [/^\/api\/alerts/, 'Alerts', 'Alert endpoints: where plugin.failing, plugin.recovered, plugin.disabled, plugin.backlog and plugin.slo_burn go'],
   [/^\/api\/apps/, 'Apps (developers)', 'Publish apps, manage their credentials and see their installations (developer keys); the app’s own access tokens'],
   [/^\/api\/marketplace/, 'Marketplace', 'Discover apps, read listings, install, review'],
   [/^\/api\/installations/, 'Installations', 'A store’s installed apps: config, permission approvals, uninstall'],
@@ -347,7 +349,50 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'GET /api/plugins/events/stats': {
     summary: 'Delivery statistics',
-    description: 'Per plugin over the last day: volume, outcomes, success rate, attempt latency p50/p95, latest error; and attempts per minute by outcome over the last hour.',
+    description:
+      'Per plugin over the last day: attempts (last hour, last day), outcomes, success rate, attempt latency p50/p95, latest error; and attempts per ' +
+      'minute by outcome over the last hour. Read from the analytics rollups (they follow the relay within ANALYTICS_INTERVAL_MS); the day starts at ' +
+      'the top of the hour 24 hours ago.',
+  },
+
+  // --- analytics and alerts
+  'GET /api/analytics/plugins/:slug': {
+    summary: 'A plugin’s analytics over a range',
+    description:
+      'Every bucket of the range (minute, hour or day; minutes for the last 24 hours only) with attempts, sent, retried, failed, success rate, ' +
+      'attempt duration p50/p95/p99, commit → delivered p50/p95/p99 and failures by cause; the totals; the totals per event type; and the SLO ' +
+      'state when the plugin has one. From rollups: the cost follows the range asked, not the deliveries stored. Percentiles come from ' +
+      'log-spaced histograms (within 5 %). `from` is truncated to its bucket.',
+    errors: { 400: ['INVALID_RANGE'], 404: ['NOT_FOUND'] },
+  },
+  'GET /api/analytics/overview': {
+    summary: 'Every plugin of the store at a glance',
+    description:
+      'Per plugin (alert endpoints included, as kind `alert`): totals over the range (default the last 24 hours), success rate, p95, backlog ' +
+      '(deliveries due now, counted up to 1,000, and the oldest one’s age) and SLO state.',
+    errors: { 400: ['INVALID_RANGE'] },
+  },
+  'POST /api/alerts/endpoints': {
+    summary: 'Add an alert endpoint',
+    description:
+      'An HTTPS endpoint that receives the store’s operational alerts as signed webhooks, through the same outbox and relay as every plugin ' +
+      '(it is a plugin of kind `alert`: its secret is at /api/plugins/:slug/secret, its deliveries in the events log). Each alert fires once per ' +
+      'transition. The response carries the signing secret.',
+    errors: { 400: ['RESERVED_SLUG', 'UNSAFE_WEBHOOK_URL'], 409: ['SLUG_TAKEN'] },
+    body: { slug: 'ops-pager', url: 'https://ops.example.com/alerts', events: ['plugin.failing', 'plugin.recovered'] },
+  },
+  'GET /api/alerts/endpoints': { summary: 'List alert endpoints' },
+  'GET /api/alerts/endpoints/:slug': { summary: 'Get an alert endpoint', errors: { 404: ['NOT_FOUND'] } },
+  'PATCH /api/alerts/endpoints/:slug': {
+    summary: 'Change an alert endpoint',
+    description: 'Its name, URL, alerts, or status (`paused` keeps its alerts until it is `active` again).',
+    errors: { 400: ['UNSAFE_WEBHOOK_URL'], 404: ['NOT_FOUND'] },
+    body: { url: 'https://ops.example.com/alerts-v2' },
+  },
+  'DELETE /api/alerts/endpoints/:slug': {
+    summary: 'Remove an alert endpoint',
+    errors: { 404: ['NOT_FOUND'] },
+    responses: { 204: { description: 'Removed; alerts not yet delivered to it are cancelled' } },
   },
   'GET /api/plugins/events/stream': {
     summary: 'Live delivery changes (Server-Sent Events)',

@@ -11,6 +11,7 @@ import {
   OrderPaidData,
   OrderShippedData,
 } from './schemas/commerce.ts'
+import { PluginBacklogData, PluginDisabledData, PluginFailingData, PluginRecoveredData, PluginSloBurnData } from './schemas/alerts.ts'
 import { AppConfigUpdatedData, AppInstalledData, AppPermissionsUpdatedData, AppUninstalledData } from './schemas/app.ts'
 import { PluginTestData } from './schemas/plugin.ts'
 import { ProductCreatedData, ProductDeletedData, ProductUpdatedData } from './schemas/product.ts'
@@ -44,6 +45,12 @@ export const EVENT_TYPES = [
   { name: 'inventory.low', description: 'Product stock fell to or below its low-stock threshold', available: true, data: InventoryLowData },
   { name: 'inventory.out', description: 'Product out of stock', available: true, data: InventoryOutData },
   { name: 'inventory.updated', description: 'Stock level changed', available: true, data: InventoryUpdatedData },
+  // operational alerts about the store's own plugins (src/alerts/), for its alert endpoints
+  { name: 'plugin.failing', description: 'A plugin’s attempts began to fail in a row (once per run of failures)', available: true, data: PluginFailingData },
+  { name: 'plugin.recovered', description: 'A plugin’s alert ended: it delivers again, its backlog drained or its burn rate fell', available: true, data: PluginRecoveredData },
+  { name: 'plugin.disabled', description: 'A plugin was disabled automatically (410 Gone or repeated failures)', available: true, data: PluginDisabledData },
+  { name: 'plugin.backlog', description: 'A plugin’s oldest due delivery has waited longer than the threshold', available: true, data: PluginBacklogData },
+  { name: 'plugin.slo_burn', description: 'A plugin burns its SLO error budget too fast (multi-window burn rate)', available: true, data: PluginSloBurnData },
 ] as const satisfies readonly EventType[]
 
 export type EventName = (typeof EVENT_TYPES)[number]['name']

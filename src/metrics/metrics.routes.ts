@@ -67,7 +67,7 @@ export const metrics = fp(
     })
 
     app.get('/metrics', async (request, reply) => {
-      // metrics span every tenant (plugin slugs among the labels): with keys in force, only an
+      // metrics span every tenant (their sum over all stores): with keys in force, only an
       // operator key reads them, never a store's own admin key
       if (config.AUTH === 'required' && !request.apiKey?.operator) {
         throw new ForbiddenError('OPERATOR_KEY_REQUIRED', 'Reading /metrics requires an operator API key (bin/admin keys create --operator)')

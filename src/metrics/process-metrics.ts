@@ -1,9 +1,12 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { isEventName, TEST_EVENT } from '../events/catalog.ts'
 
 /**
  * Metrics of this process, whichever app or relay in it produced them: the
  * relay's hot path only increments these (no I/O, no allocation beyond a label
- * lookup). Scrape-time values and HTTP metrics live in each app's own registry
+ * lookup). Every label takes values from a closed set (no plugin, tenant or URL:
+ * per-plugin numbers belong to the analytics API, GET /api/analytics/*), so the
+ * series count is fixed whatever the platform's size; test/metrics.test.ts checks it. Scrape-time values and HTTP metrics live in each app's own registry
  * (src/metrics/metrics.routes.ts); /metrics serves both.
  */
 export const processRegistry = new Registry()
@@ -11,8 +14,8 @@ collectDefaultMetrics({ register: processRegistry })
 
 export const deliveryAttempts = new Counter({
   name: 'bcs_delivery_attempts_total',
-  help: 'Webhook delivery attempts by plugin, event type and outcome (sent; retry: failed, another attempt follows; failed: failed for good)',
-  labelNames: ['plugin', 'event', 'outcome'] as const,
+  help: 'Webhook delivery attempts by event type and outcome (sent; retry: failed, another attempt follows; failed: failed for good)',
+  labelNames: ['event', 'outcome'] as const,
   registers: [processRegistry],
 })
 
@@ -44,8 +47,11 @@ export const liveStreamClients = new Gauge({
   registers: [processRegistry],
 })
 
+/** The event label: a type of the catalog (bounded by it), anything else as 'other'. */
+export const eventLabel = (event: string): string => (isEventName(event) || event === TEST_EVENT ? event : 'other')
+
 /** One attempt's outcome, as the dispatcher records it. */
-export function countAttempt(plugin: string, event: string, outcome: 'sent' | 'retry' | 'failed', durationMs: number): void {
-  deliveryAttempts.inc({ plugin, event, outcome })
+export function countAttempt(event: string, outcome: 'sent' | 'retry' | 'failed', durationMs: number): void {
+  deliveryAttempts.inc({ event: eventLabel(event), outcome })
   attemptDuration.observe({ outcome: outcome === 'sent' ? 'ok' : 'error' }, durationMs / 1000)
 }

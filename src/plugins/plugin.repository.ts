@@ -16,9 +16,12 @@ export interface PluginInput {
   status?: 'active' | 'paused'
   retry_policy?: RetryPolicy | null
   ordered?: boolean
+  slo?: { success_rate: number; latency_p95_ms?: number } | null
+  /** 'alert': an alert endpoint (src/alerts/) */
+  kind?: 'plugin' | 'alert'
 }
 
-export type PluginPatch = Partial<Omit<PluginInput, 'slug'>>
+export type PluginPatch = Partial<Omit<PluginInput, 'slug' | 'kind'>>
 
 // a retired plugin (an uninstalled app's) only finishes its last deliveries: it is no longer the store's to see or change
 const live = (db: Database, tenantId: string) =>
@@ -49,6 +52,8 @@ export async function insertPlugin(db: Database, tenantId: string, input: Plugin
         metadata: JSON.stringify(input.metadata ?? {}),
         retry_policy: input.retry_policy ? JSON.stringify(input.retry_policy) : null,
         ordered: input.ordered ?? false,
+        slo: input.slo ? JSON.stringify(input.slo) : null,
+        kind: input.kind ?? 'plugin',
       })
       .returningAll()
       .executeTakeFirstOrThrow()
@@ -97,6 +102,7 @@ export async function updatePlugin(db: Database, tenantId: string, slug: string,
         ...(patch.metadata !== undefined && { metadata: JSON.stringify(patch.metadata) }),
         ...(patch.retry_policy !== undefined && { retry_policy: patch.retry_policy ? JSON.stringify(patch.retry_policy) : null }),
         ...(patch.ordered !== undefined && { ordered: patch.ordered }),
+        ...(patch.slo !== undefined && { slo: patch.slo ? JSON.stringify(patch.slo) : null }),
         // becoming active again (resume or enable) starts a clean failure record
         ...(patch.status === 'active' &&
           before.status !== 'active' && { disabled_reason: null, disabled_at: null, consecutive_failures: 0, failing_since: null }),

@@ -67,6 +67,7 @@ export function pluginJson(p: Plugin) {
     metadata: p.metadata,
     retry_policy: p.retry_policy as Record<string, unknown> | null,
     ordered: p.ordered,
+    slo: p.slo as { success_rate: number; latency_p95_ms?: number } | null,
     app_installation_id: p.app_installation_id,
     disabled_reason: p.disabled_reason,
     disabled_at: p.disabled_at?.toISOString() ?? null,

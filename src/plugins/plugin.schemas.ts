@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
+import { SloInput } from '../analytics/analytics.schemas.ts'
 
 export const SLUG_PATTERN = '^[a-z0-9]+(?:-[a-z0-9]+)*$'
 /** config and metadata are free-form, but bounded: they are stored and returned on every read. */
@@ -34,6 +35,7 @@ const fields = {
   status: PluginStatusInput,
   retry_policy: RetryPolicyInput,
   ordered: Type.Boolean({ description: 'true: one delivery at a time, in commit order; a failing one blocks this plugin only' }),
+  slo: Type.Union([SloInput, Type.Null()]),
 }
 
 export const CreatePluginBody = Type.Object(
@@ -47,6 +49,7 @@ export const CreatePluginBody = Type.Object(
     status: Type.Optional(fields.status),
     retry_policy: Type.Optional(fields.retry_policy),
     ordered: Type.Optional(fields.ordered),
+    slo: Type.Optional(fields.slo),
   },
   { additionalProperties: false },
 )
@@ -62,6 +65,7 @@ export const UpdatePluginBody = Type.Partial(
     status: fields.status,
     retry_policy: fields.retry_policy,
     ordered: fields.ordered,
+    slo: fields.slo,
   }),
   { additionalProperties: false, minProperties: 1 },
 )
@@ -80,6 +84,9 @@ export const PluginResponse = Type.Object({
   metadata: Type.Record(Type.String(), Type.Unknown()),
   retry_policy: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
   ordered: Type.Boolean(),
+  slo: Type.Union([Type.Object({ success_rate: Type.Number(), latency_p95_ms: Type.Optional(Type.Integer()) }), Type.Null()], {
+    description: 'The plugin’s service-level objective (GET /api/analytics/plugins/:slug shows its error budget)',
+  }),
   app_installation_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
     description: 'Set when the plugin is an installed app’s subscription: the store may pause it, not change or delete it',
   }),

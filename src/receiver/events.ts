@@ -464,6 +464,136 @@ export interface InventoryUpdatedData {
   order_id: string | null
 }
 
+/** plugin.failing: a run of failed attempts reached the alert threshold; sent once per run */
+export interface PluginFailingData {
+  /** The slug of the plugin the alert is about */
+  plugin: string
+  /** Its name */
+  name: string
+  /** When the transition was noticed; format: date-time */
+  at: string
+  /** Failed attempts in a row so far */
+  consecutive_failures: number
+  /** When the run of failures began (its first failed attempt); format: date-time */
+  failing_since: string
+  /** The latest failed attempt */
+  last_failure: {
+    /** Why the attempt failed: timeout, connect (refused/reset), dns, tls, blocked (network guard), http_3xx/4xx/5xx, signing, other */
+    cause: 'timeout' | 'connect' | 'dns' | 'tls' | 'blocked' | 'http_3xx' | 'http_4xx' | 'http_5xx' | 'signing' | 'other'
+    /** The error as recorded on the attempt (transport error, or status line and the start of the response) */
+    error: string
+    /** The HTTP status, when there was a response */
+    status_code: number | null
+    /** When the attempt was recorded; format: date-time */
+    at: string
+  }
+}
+
+/** plugin.recovered: an alert ended (a delivery succeeded, the backlog drained, the burn rate fell) */
+export interface PluginRecoveredData {
+  /** The slug of the plugin the alert is about */
+  plugin: string
+  /** Its name */
+  name: string
+  /** When the transition was noticed; format: date-time */
+  at: string
+  /** Which alert ended: the next one of that kind can fire again */
+  recovered_from: 'failing' | 'backlog' | 'slo_burn'
+  /** When that alert began; format: date-time */
+  since: string
+  /** The latest failed attempt, if any */
+  last_failure: {
+    /** Why the attempt failed: timeout, connect (refused/reset), dns, tls, blocked (network guard), http_3xx/4xx/5xx, signing, other */
+    cause: 'timeout' | 'connect' | 'dns' | 'tls' | 'blocked' | 'http_3xx' | 'http_4xx' | 'http_5xx' | 'signing' | 'other'
+    /** The error as recorded on the attempt (transport error, or status line and the start of the response) */
+    error: string
+    /** The HTTP status, when there was a response */
+    status_code: number | null
+    /** When the attempt was recorded; format: date-time */
+    at: string
+  } | null
+}
+
+/** plugin.disabled: the plugin was disabled automatically; its deliveries wait for POST /api/plugins/:slug/enable */
+export interface PluginDisabledData {
+  /** The slug of the plugin the alert is about */
+  plugin: string
+  /** Its name */
+  name: string
+  /** When the transition was noticed; format: date-time */
+  at: string
+  /** Why the relay disabled it (410 Gone, repeated failures) */
+  reason: string
+  /** When it was disabled; format: date-time */
+  disabled_at: string
+  /** The latest failed attempt, if any */
+  last_failure: {
+    /** Why the attempt failed: timeout, connect (refused/reset), dns, tls, blocked (network guard), http_3xx/4xx/5xx, signing, other */
+    cause: 'timeout' | 'connect' | 'dns' | 'tls' | 'blocked' | 'http_3xx' | 'http_4xx' | 'http_5xx' | 'signing' | 'other'
+    /** The error as recorded on the attempt (transport error, or status line and the start of the response) */
+    error: string
+    /** The HTTP status, when there was a response */
+    status_code: number | null
+    /** When the attempt was recorded; format: date-time */
+    at: string
+  } | null
+}
+
+/** plugin.backlog: the oldest due delivery has waited longer than the threshold */
+export interface PluginBacklogData {
+  /** The slug of the plugin the alert is about */
+  plugin: string
+  /** Its name */
+  name: string
+  /** When the transition was noticed; format: date-time */
+  at: string
+  /** Deliveries due now (counted up to 10,000) */
+  due: number
+  /** How long the oldest due delivery has been waiting */
+  oldest_due_age_ms: number
+  /** The age that raises this alert (ALERT_BACKLOG_AFTER_MS) */
+  threshold_ms: number
+}
+
+/** plugin.slo_burn: the error budget burns fast enough to be spent long before 30 days */
+export interface PluginSloBurnData {
+  /** The slug of the plugin the alert is about */
+  plugin: string
+  /** Its name */
+  name: string
+  /** When the transition was noticed; format: date-time */
+  at: string
+  /** The plugin’s SLO */
+  objective: {
+    /** The objective: the share of attempts that must succeed, e.g. 0.99 */
+    success_rate: number
+    /** The objective on the 95th percentile attempt duration */
+    latency_p95_ms: number | null
+  }
+  /** page: 1 h and 5 min both burn above 14.4× the budget rate; ticket: 6 h and 30 min above 6× */
+  severity: 'page' | 'ticket'
+  /** Error rate over each window ÷ the error budget rate (1 − success_rate) */
+  burn_rates: {
+    '5m': number
+    '30m': number
+    '1h': number
+    '6h': number
+  }
+  /** Share of the 30-day error budget left (may be negative) */
+  budget_remaining: number
+  /** The latest failed attempt, if any */
+  last_failure: {
+    /** Why the attempt failed: timeout, connect (refused/reset), dns, tls, blocked (network guard), http_3xx/4xx/5xx, signing, other */
+    cause: 'timeout' | 'connect' | 'dns' | 'tls' | 'blocked' | 'http_3xx' | 'http_4xx' | 'http_5xx' | 'signing' | 'other'
+    /** The error as recorded on the attempt (transport error, or status line and the start of the response) */
+    error: string
+    /** The HTTP status, when there was a response */
+    status_code: number | null
+    /** When the attempt was recorded; format: date-time */
+    at: string
+  } | null
+}
+
 /** plugin.test: a connectivity test; answer 2xx and ignore it */
 export interface PluginTestData {
   /** The slug of the plugin the test was sent to */
@@ -560,6 +690,16 @@ export type EventDataMap = {
   'inventory.out': InventoryOutData
   /** Stock level changed */
   'inventory.updated': InventoryUpdatedData
+  /** A plugin’s attempts began to fail in a row (once per run of failures) */
+  'plugin.failing': PluginFailingData
+  /** A plugin’s alert ended: it delivers again, its backlog drained or its burn rate fell */
+  'plugin.recovered': PluginRecoveredData
+  /** A plugin was disabled automatically (410 Gone or repeated failures) */
+  'plugin.disabled': PluginDisabledData
+  /** A plugin’s oldest due delivery has waited longer than the threshold */
+  'plugin.backlog': PluginBacklogData
+  /** A plugin burns its SLO error budget too fast (multi-window burn rate) */
+  'plugin.slo_burn': PluginSloBurnData
   /** A connectivity test (POST /api/plugins/:slug/test); sent to any plugin, whatever its events */
   'plugin.test': PluginTestData
   /** A store installed the app */

@@ -88,7 +88,7 @@ export class Dispatcher {
       delayMs,
       disableReason,
     })
-    countAttempt(row.slug, row.type, status, outcome.durationMs)
+    countAttempt(row.type, status, outcome.durationMs)
     const fields = { plugin: row.slug, event: row.type, delivery: row.id, attempt, status_code: outcome.statusCode, duration_ms: outcome.durationMs }
     if (!current) {
       this.log.warn(fields, `lease of delivery ${row.id} was lost before its outcome was recorded; a newer claim owns it`)

@@ -67,14 +67,17 @@ function stringArbitrary(schema: Schema, vocabulary: Vocabulary, name?: string):
 function numberArbitrary(schema: Schema, integer: boolean): fc.Arbitrary<number> {
   const min = schema.minimum ?? (schema.exclusiveMinimum !== undefined ? schema.exclusiveMinimum + (integer ? 1 : 1e-6) : -1e9)
   const max = schema.maximum ?? (schema.exclusiveMaximum !== undefined ? schema.exclusiveMaximum - (integer ? 1 : 1e-6) : 1e9)
-  const ints = fc.integer({ min: Math.ceil(Math.max(min, Number.MIN_SAFE_INTEGER)), max: Math.floor(Math.min(max, Number.MAX_SAFE_INTEGER)) })
+  const ints = () => fc.integer({ min: Math.ceil(Math.max(min, Number.MIN_SAFE_INTEGER)), max: Math.floor(Math.min(max, Number.MAX_SAFE_INTEGER)) })
   // small counts are what real requests hold (a quantity of 2, a limit of 10): most values are near the minimum
-  const small = fc.integer({ min: Math.ceil(Math.max(min, -10)), max: Math.floor(Math.min(max, Math.max(min, -10) + 10)) })
-  if (integer) return fc.oneof(small, small, ints, fc.constantFrom(Math.ceil(min), Math.floor(max)).filter((n) => Number.isSafeInteger(n)))
+  const small = () => fc.integer({ min: Math.ceil(Math.max(min, -10)), max: Math.floor(Math.min(max, Math.max(min, -10) + 10)) })
+  if (integer) return fc.oneof(small(), small(), ints(), fc.constantFrom(Math.ceil(min), Math.floor(max)).filter((n) => Number.isSafeInteger(n)))
+  // a range between two integers (a ratio: 0.5–0.99999) has no integer in it, and maybe no cent
+  const hasInteger = Math.ceil(min) <= Math.floor(max)
+  const hasCent = Math.ceil(min * 100) <= Math.floor(Math.min(max, 1e12) * 100)
   return fc.oneof(
-    ints,
+    ...(hasInteger ? [ints()] : []),
     // amounts with cents, the usual case for a number field
-    fc.integer({ min: Math.ceil(min * 100), max: Math.floor(Math.min(max, 1e12) * 100) }).map((c) => c / 100),
+    ...(hasCent ? [fc.integer({ min: Math.ceil(min * 100), max: Math.floor(Math.min(max, 1e12) * 100) }).map((c) => c / 100)] : []),
     fc.double({ min, max, noNaN: true, noDefaultInfinity: true }),
   )
 }

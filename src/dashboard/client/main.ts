@@ -1,4 +1,5 @@
 import { api, ApiError, apiKey, type Delivery, type DeliveryChange, type DeliveryDetail, type MinuteCount, type Plugin, type PluginStats } from './api.ts'
+import { startAnalytics } from './analytics.ts'
 import { minuteChart } from './chart.ts'
 import { ago, byId, h, replace, time } from './dom.ts'
 import { follow, type StreamState } from './stream.ts'
@@ -446,7 +447,11 @@ function start(): void {
       refreshSoon()
     },
   })
-  window.setInterval(() => void loadPlugins().catch(failed), STATS_EVERY_MS)
+  const refreshAnalytics = startAnalytics(failed)
+  window.setInterval(() => {
+    void loadPlugins().catch(failed)
+    refreshAnalytics()
+  }, STATS_EVERY_MS)
 }
 
 byId('key-form').addEventListener('submit', onKeySubmit)

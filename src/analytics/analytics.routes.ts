@@ -1,0 +1,69 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { findPlugin } from '../plugins/plugin.repository.ts'
+import { backlogs, emptyTally, numbers, pluginAnalytics, pluginTotals } from './analytics.queries.ts'
+import { OverviewResponse, PluginAnalyticsResponse, RangeQuery } from './analytics.schemas.ts'
+import { resolveRange } from './range.ts'
+import { sloState } from './slo.ts'
+
+/**
+ * The analytics API: reads the rollups (src/analytics/aggregator.ts keeps them),
+ * never the raw deliveries, so an answer costs what its range holds.
+ */
+const analyticsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const db = app.ctx.database.db
+
+  app.get(
+    '/api/analytics/plugins/:slug',
+    {
+      schema: {
+        params: Type.Object({ slug: Type.String({ maxLength: 200 }) }),
+        querystring: RangeQuery,
+        response: { 200: PluginAnalyticsResponse },
+      },
+    },
+    async (request) => {
+      const range = resolveRange(request.query)
+      const plugin = await findPlugin(db, request.tenantId, request.params.slug)
+      const [analytics, slo] = await Promise.all([
+        pluginAnalytics(db, request.tenantId, plugin.id, range),
+        plugin.slo ? sloState(db, plugin.id, plugin.slo) : null,
+      ])
+      return { plugin: plugin.slug, ...analytics, slo }
+    },
+  )
+
+  app.get(
+    '/api/analytics/overview',
+    { schema: { querystring: Type.Omit(RangeQuery, ['granularity']), response: { 200: OverviewResponse } } },
+    async (request) => {
+      const range = resolveRange(request.query)
+      const plugins = await db
+        .selectFrom('plugins')
+        .select(['id', 'slug', 'name', 'status', 'kind', 'slo'])
+        .where('tenant_id', '=', request.tenantId)
+        .where('status', '<>', 'deleted')
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute()
+      const [totals, backlog] = await Promise.all([pluginTotals(db, request.tenantId, range, { e2e: false }), backlogs(db, request.tenantId, 1000)])
+      const slos = await Promise.all(plugins.map((p) => (p.slo ? sloState(db, p.id, p.slo) : null)))
+      return {
+        from: range.from.toISOString(),
+        to: range.to.toISOString(),
+        granularity: range.granularity,
+        plugins: plugins.map((p, i) => ({
+          plugin: p.slug,
+          name: p.name,
+          status: p.status,
+          kind: p.kind,
+          totals: numbers(totals.get(p.id) ?? emptyTally()),
+          backlog: backlog.get(p.id) ?? { due: 0, oldest_due_age_ms: null },
+          slo: slos[i] ?? null,
+        })),
+      }
+    },
+  )
+}
+
+export default analyticsRoutes
