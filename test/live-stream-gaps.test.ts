@@ -18,6 +18,10 @@ async function plugin(app: TestApp) {
 t.test('a delivery whose transaction commits after a later one is still announced', async (t) => {
   const app = await startApp(t, { RELAY: 'off' })
   await plugin(app)
+  // T2 writes for a second plugin: two writes reaching the same plugin take turns on
+  // its ready-set row from the end of the write to commit (src/outbox/emit.ts, markReady)
+  const other = await app.request('POST', '/api/plugins', { name: 'q', slug: 'q', webhook_url: 'http://127.0.0.1:9/hook', events: ['customer.created'] })
+  t.equal(other.status, 201)
   const stream = await openStream(t, `${app.url}/api/plugins/events/stream`)
   await stream.waitFor((e) => e.some((x) => x.event === 'ready'), 'the stream to be ready')
 
@@ -31,7 +35,7 @@ t.test('a delivery whose transaction commits after a later one is still announce
     await gate
   })
   await waitFor(() => emitted, { message: 'T1 to emit' })
-  t.equal((await app.request('POST', '/api/products', { name: 'T2' })).status, 201)
+  t.equal((await app.request('POST', '/api/customers', { email: 't2@example.com' })).status, 201)
   await stream.waitFor((e) => e.filter((x) => x.event === 'created').length === 1, 'T2\'s delivery on the stream')
   release()
   await t1
