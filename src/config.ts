@@ -4,8 +4,15 @@ import path from 'node:path'
 
 export const SECOND = 1000
 export const MINUTE = 60 * SECOND
+export const HOUR = 60 * MINUTE
+export const DAY = 24 * HOUR
 
-const Int = (opts: { default: number; minimum?: number; maximum?: number; description: string }) =>
+/**
+ * Every number has both bounds: a value outside them stops the start with a
+ * message naming the setting. Durations stay far below 2^31 ms, which is where
+ * Node fires a timer at once and a PostgreSQL integer ends.
+ */
+const Int = (opts: { default: number; minimum?: number; maximum: number; description: string }) =>
   Type.Integer({ minimum: 0, ...opts })
 
 /**
@@ -46,6 +53,7 @@ export const ConfigSchema = Type.Object({
   ),
   RATE_LIMIT_PER_MINUTE: Int({
     default: 6000,
+    maximum: 1_000_000,
     description: 'Requests per minute per API key (per client IP without a valid key); 0 turns the limit off',
   }),
   RELAY: Type.Union([Type.Literal('on'), Type.Literal('off')], {
@@ -61,18 +69,21 @@ export const ConfigSchema = Type.Object({
   WEBHOOK_RETRY_BASE_MS: Int({
     default: 10 * SECOND,
     minimum: 1,
+    maximum: DAY,
     description: 'Backoff base: retry n waits base × 4^(n-1), ±20 % jitter',
   }),
-  WEBHOOK_MAX_RESPONSE_BYTES: Int({ default: 64 * 1024, minimum: 0, description: 'Bytes of a response read at most' }),
+  WEBHOOK_MAX_RESPONSE_BYTES: Int({ default: 64 * 1024, minimum: 0, maximum: 16 * 1024 * 1024, description: 'Bytes of a response read at most' }),
   RELAY_CONCURRENCY: Int({ default: 50, minimum: 1, maximum: 1000, description: 'Deliveries in flight per relay' }),
   RELAY_POLL_INTERVAL_MS: Int({
     default: 2 * SECOND,
     minimum: 10,
+    maximum: 10 * MINUTE,
     description: 'Fallback poll when no NOTIFY arrives (due retries, lost notifications)',
   }),
   RELAY_LEASE_MARGIN_MS: Int({
     default: 20 * SECOND,
     minimum: 100,
+    maximum: HOUR,
     description: 'A claim lasts WEBHOOK_TIMEOUT_MS plus this; then a crashed relay\'s deliveries are claimable again',
   }),
   PLUGIN_MAX_IN_FLIGHT: Int({
@@ -84,26 +95,31 @@ export const ConfigSchema = Type.Object({
   PLUGIN_DISABLE_AFTER_FAILURES: Int({
     default: 100,
     minimum: 1,
+    maximum: 1_000_000,
     description: 'A plugin whose last this-many deliveries all failed is disabled (0 retries left on each)',
   }),
   PLUGIN_DISABLE_AFTER_DAYS: Int({
     default: 5,
     minimum: 1,
+    maximum: 365,
     description: 'A plugin whose deliveries have all failed for this many days is disabled',
   }),
   RETRY_AFTER_MAX_MS: Int({
     default: 60 * MINUTE,
     minimum: 0,
+    maximum: 7 * DAY,
     description: 'The longest Retry-After (on 429 and 503) that is honoured; longer ones are cut to this',
   }),
   RETENTION_DAYS: Int({
     default: 30,
     minimum: 1,
+    maximum: 3650,
     description: 'Settled deliveries (sent, failed, cancelled) and their attempts are deleted after this many days',
   }),
   RELAY_SHUTDOWN_GRACE_MS: Int({
     default: 15 * SECOND,
     minimum: 0,
+    maximum: 10 * MINUTE,
     description: 'On SIGTERM, how long in-flight deliveries may finish',
   }),
   SECRETS_KEY: Type.Optional(
@@ -117,11 +133,13 @@ export const ConfigSchema = Type.Object({
   STREAM_HEARTBEAT_MS: Int({
     default: 15 * SECOND,
     minimum: 10,
+    maximum: 10 * MINUTE,
     description: 'How often the live event stream sends a heartbeat comment, so idle connections stay open through proxies',
   }),
   SECRET_ROTATION_GRACE_MS: Int({
-    default: 24 * 60 * MINUTE,
+    default: DAY,
     minimum: 0,
+    maximum: 30 * DAY,
     description: 'After a secret rotation, how long the previous secret keeps signing alongside the new one',
   }),
 })

@@ -229,3 +229,14 @@ t.test('a plugin stored without a secret gets one when first needed, and its del
   t.equal(verifyWebhook(secret, hook!.headers, hook!.body).event, 'product.created', 'the relay created the secret and signed with it')
   t.equal((await app.database.db.selectFrom('plugin_secrets').select('id').execute()).length, 1, 'exactly one secret was created')
 })
+
+t.test('a grace beyond 2^31 ms (~24.8 days) rotates like any other: the longest allowed grace, 30 days', async (t) => {
+  const graceMs = 30 * 24 * 3600 * 1000
+  const app = await startApp(t, { RELAY: 'off', SECRET_ROTATION_GRACE_MS: String(graceMs) })
+  await register(app, 'https://vault.example/hook')
+  const before = Date.now()
+  const rotated = await app.request('POST', '/api/plugins/vault/secret/rotate')
+  t.equal(rotated.status, 200, JSON.stringify(rotated.body))
+  const expires = Date.parse(rotated.body.previous_secret_expires_at)
+  t.ok(expires >= before + graceMs - 1000 && expires <= Date.now() + graceMs + 1000, 'the previous secret signs for 30 days')
+})

@@ -97,7 +97,8 @@ export async function rotateSecret(
     await trx.selectFrom('plugins').select('id').where('id', '=', plugin.id).forUpdate().execute()
     const previous = await trx
       .updateTable('plugin_secrets')
-      .set({ expires_at: sql`now() + ${graceMs}::integer * interval '1 millisecond'` })
+      // double precision, not integer: a grace beyond 2^31 ms (~24.8 days) must not fail the rotation
+      .set({ expires_at: sql`now() + ${graceMs}::double precision * interval '1 millisecond'` })
       .where('plugin_id', '=', plugin.id)
       .where('expires_at', 'is', null)
       .returning('expires_at')
