@@ -142,6 +142,47 @@ export const ConfigSchema = Type.Object({
     maximum: 30 * DAY,
     description: 'After a secret rotation, how long the previous secret keeps signing alongside the new one',
   }),
+  // Per-tenant budgets: no tenant may take what all share. Far above what a real store uses.
+  MAX_PLUGINS_PER_TENANT: Int({
+    default: 1000,
+    minimum: 1,
+    maximum: 1_000_000,
+    description: 'Plugins one tenant may have (deleted ones do not count); beyond it POST /api/plugins is a 403 PLUGIN_BUDGET_EXCEEDED',
+  }),
+  MAX_KEYS_PER_TENANT: Int({
+    default: 100,
+    minimum: 1,
+    maximum: 100_000,
+    description: 'Live API keys one tenant may hold (revoked ones do not count); beyond it POST /api/keys is a 403 KEY_BUDGET_EXCEEDED',
+  }),
+  MAX_STREAMS_PER_KEY: Int({
+    default: 20,
+    minimum: 1,
+    maximum: 10_000,
+    description: 'Live event streams open at once with one API key, per API process; beyond it a 429 STREAM_BUDGET_EXCEEDED',
+  }),
+  MAX_STREAMS_PER_TENANT: Int({
+    default: 100,
+    minimum: 1,
+    maximum: 100_000,
+    description: 'Live event streams open at once for one tenant, per API process; beyond it a 429 STREAM_BUDGET_EXCEEDED',
+  }),
+  MAX_LIST_RESPONSE_BYTES: Int({
+    default: 1024 * 1024,
+    minimum: 64 * 1024,
+    maximum: 64 * 1024 * 1024,
+    description:
+      'Bytes of payloads (events log) or of config and metadata (plugin list) one list response carries at most; ' +
+      'a page ends early rather than grow past it',
+  }),
+  MAX_INLINE_PAYLOAD_BYTES: Int({
+    default: 64 * 1024,
+    minimum: 1024,
+    maximum: 1024 * 1024,
+    description:
+      'An event payload larger than this is left out of the events log (`payload: null`, `payload_bytes`, `payload_url`); ' +
+      'GET /api/plugins/events/{id} returns it whole',
+  }),
 })
 
 /** Settings whose default depends on NODE_ENV: safe in production, convenient elsewhere. */

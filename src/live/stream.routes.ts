@@ -1,9 +1,13 @@
 import { PassThrough } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { UnauthorizedError } from '../errors.ts'
+import { liveKeyIds } from '../keys/api-key.repository.ts'
+import { RevocationWatch } from '../keys/revocation-watch.ts'
 import { liveStreamClients } from '../metrics/process-metrics.ts'
 import { changesSince, currentCursor, type ChangeFilter, type LiveChange } from './change-queries.ts'
 import { ChangeHub } from './hub.ts'
+import { OpenStreams } from './open-streams.ts'
 
 /** Most changes replayed on resume; a longer gap is answered with `reset` (reload, then follow). */
 export const REPLAY_LIMIT = 1000
@@ -57,6 +61,22 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
   if (!connectionString) throw new Error('the live stream needs the database pool to have a connection string')
   const hub = new ChangeHub(db, connectionString, logger)
   const streams = new Set<PassThrough>()
+  const open = new OpenStreams({ perKey: config.MAX_STREAMS_PER_KEY, perTenant: config.MAX_STREAMS_PER_TENANT })
+
+  // A revoked key's streams end at once, in every process: the revocation is
+  // announced by NOTIFY; after a reconnect (announcements missed) every key that
+  // holds a stream is looked up again.
+  const revocations = new RevocationWatch(connectionString, logger, (keyId) => {
+    if (keyId !== null) {
+      open.revoke(new Set([keyId]))
+      return
+    }
+    const held = open.keyIds()
+    liveKeyIds(db, held).then(
+      (live) => open.revoke(new Set(held.filter((id) => !live.has(id)))),
+      (error: unknown) => logger.error({ err: error }, 'could not recheck the keys of open live streams'),
+    )
+  })
 
   const heartbeat = setInterval(() => {
     for (const stream of streams) stream.write(': heartbeat\n\n')
@@ -68,7 +88,7 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
     for (const stream of streams) stream.end()
   })
   app.addHook('onClose', async () => {
-    await hub.close()
+    await Promise.all([hub.close(), revocations.close()])
   })
 
   app.get(
@@ -76,7 +96,25 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { querystring: StreamQuery, headers: StreamHeaders } },
     async (request, reply) => {
       const filter: ChangeFilter = { tenantId: request.tenantId, plugins: list(request.query.plugin), events: list(request.query.event) }
+      // a place on the budget first (a 429 beyond it), then the key once more, now
+      // that a revocation committed from here on is heard and ends the stream
+      const slot = open.take({ keyId: request.apiKey?.id ?? null, tenantId: request.tenantId })
+      try {
+        if (slot.keyId !== null) {
+          await revocations.listening()
+          if (!(await liveKeyIds(db, [slot.keyId])).has(slot.keyId)) slot.revoked = true
+        }
+        if (slot.revoked) throw new UnauthorizedError('INVALID_API_KEY', 'The API key is invalid or has been revoked')
+      } catch (error) {
+        slot.release()
+        throw error
+      }
       const stream = new PassThrough()
+      slot.revoke = () => {
+        if (stream.writableEnded) return
+        stream.write(`event: revoked\ndata: {"code":"API_KEY_REVOKED","message":"The API key of this stream was revoked"}\n\n`)
+        stream.end()
+      }
       const seen = new Set<string>()
       let cursor: Cursor = { delivery: 0, attempt: 0 }
       let live = false
@@ -98,8 +136,15 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }
       }
 
-      const unsubscribe = await hub.subscribe(filter, (change) => (live ? write(change) : held.push(change)))
+      let unsubscribe: () => void
+      try {
+        unsubscribe = await hub.subscribe(filter, (change) => (live ? write(change) : held.push(change)))
+      } catch (error) {
+        slot.release()
+        throw error
+      }
       const close = () => {
+        slot.release()
         unsubscribe()
         if (streams.delete(stream)) liveStreamClients.dec()
         if (!stream.writableEnded) stream.end()
@@ -131,6 +176,8 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
         close()
         throw error
       }
+      // revoked while it was being set up
+      if (slot.revoked) slot.revoke()
       if (!stream.writableEnded) {
         streams.add(stream)
         liveStreamClients.inc()

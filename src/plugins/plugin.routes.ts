@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { leaseMs } from '../config.ts'
 import type { Plugin } from '../db/schema.ts'
+import { assertPluginBudget } from '../budgets/tenant-budgets.ts'
 import { ValidationError } from '../errors.ts'
 import { isEventName } from '../events/catalog.ts'
 import { assertSafeWebhookUrl } from '../net/guard.ts'
@@ -79,6 +80,7 @@ const pluginRoutes: FastifyPluginAsyncTypebox = async (app) => {
       checkSize('config', body.config)
       checkSize('metadata', body.metadata)
       const { plugin, secret } = await inTransaction(db, async (trx) => {
+        await assertPluginBudget(trx, request.tenantId, config.MAX_PLUGINS_PER_TENANT)
         const plugin = await insertPlugin(trx, request.tenantId, body)
         return { plugin, secret: await createSecret(trx, cipher, plugin) }
       })
