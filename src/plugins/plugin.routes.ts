@@ -13,7 +13,7 @@ import {
   enablePlugin,
   findPlugin,
   insertPlugin,
-  listPlugins,
+  listPluginsPage,
   recoverDeliveries,
   updatePlugin,
 } from './plugin.repository.ts'
@@ -21,6 +21,7 @@ import {
   CreatePluginBody,
   RecoverBody,
   MAX_JSON_OBJECT_BYTES,
+  PluginListQuery,
   PluginResponse,
   SlugParams,
   TestResult,
@@ -89,9 +90,29 @@ const pluginRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   )
 
-  app.get('/api/plugins', { schema: { response: { 200: Type.Object({ plugins: Type.Array(PluginResponse) }) } } }, async (request) => ({
-    plugins: (await listPlugins(db, request.tenantId)).map(pluginJson),
-  }))
+  // Paged, oldest first: `limit` plugins or MAX_LIST_RESPONSE_BYTES of config and metadata, whichever comes first.
+  app.get(
+    '/api/plugins',
+    {
+      schema: {
+        querystring: PluginListQuery,
+        response: {
+          200: Type.Object({
+            plugins: Type.Array(PluginResponse),
+            next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last' }),
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const { plugins, nextCursor } = await listPluginsPage(db, request.tenantId, {
+        limit: request.query.limit,
+        cursor: request.query.cursor,
+        maxBytes: config.MAX_LIST_RESPONSE_BYTES,
+      })
+      return { plugins: plugins.map(pluginJson), next_cursor: nextCursor }
+    },
+  )
 
   app.get('/api/plugins/:slug', { schema: { params: SlugParams, response: { 200: PluginResponse } } }, async (request) =>
     pluginJson(await findPlugin(db, request.tenantId, request.params.slug)),
