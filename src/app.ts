@@ -11,6 +11,7 @@ import inventoryRoutes from './inventory/inventory.routes.ts'
 import type { AppContext } from './http/context.ts'
 import { rateLimits } from './http/rate-limit.ts'
 import { clientErrorHandler, MAX_HEADER_BYTES, requestLimits } from './http/request-limits.ts'
+import { originCheck } from './http/origin-check.ts'
 import { securityHeaders } from './http/security-headers.ts'
 import { tenant } from './http/tenant.ts'
 import { idempotency } from './http/idempotency.ts'
@@ -48,6 +49,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(securityHeaders)
   await app.register(requestLimits)
   await app.register(tenant)
+  await app.register(originCheck)
   await app.register(rateLimits)
   await app.register(idempotency)
   // both watch every route as it is added: before the routes

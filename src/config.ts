@@ -39,6 +39,14 @@ export const ConfigSchema = Type.Object({
         '(a key, when given, is still checked). Default `required` in production, `off` elsewhere',
     }),
   ),
+  TRUSTED_HOSTS: Type.Optional(
+    Type.String({
+      maxLength: 2000,
+      description:
+        'With AUTH=off, the host names (comma-separated) a request without a key may address besides loopback ones: ' +
+        'others are refused (403 UNTRUSTED_HOST), which stops DNS rebinding. Set it to reach a keyless server by another name',
+    }),
+  ),
   AUTH_ALLOW_OFF_IN_PRODUCTION: Type.Boolean({
     default: false,
     description: 'Lets the server start in production with AUTH=off; without it, that is refused',

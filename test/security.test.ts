@@ -1,3 +1,4 @@
+import http from 'node:http'
 import t from 'tap'
 import { createApiKey } from '../src/keys/api-key.repository.ts'
 import { startApp } from './helpers/app.ts'
@@ -23,4 +24,55 @@ t.test('an unmatched URL spends the same rate-limit budget as a route, with a ba
   for (const path of ['/nope', '/api/plugins', '/api/nope', '/api/plugins', '/x', '/api/plugins'])
     mixed.push((await app.request('GET', path, undefined, auth)).status)
   t.same(mixed, [404, 200, 404, 200, 404, 429])
+})
+
+/** A request through node:http, which lets the test write Host and Origin as a browser would. */
+function raw(base: string, method: string, path: string, headers: Record<string, string>): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(base + path, { method, headers }, (res) => {
+      let text = ''
+      res.on('data', (c) => (text += c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: res.headers['content-type']?.includes('json') ? JSON.parse(text) : text }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+t.test('AUTH=off: a keyless request from another site, or addressed to a foreign host (DNS rebinding), is refused', async (t) => {
+  const app = await startApp(t, { RELAY: 'off', AUTH: 'off', TRUSTED_HOSTS: 'api.dev.test, other.test:8080' })
+  const created = await app.request('POST', '/api/plugins', { name: 'V', slug: 'v', webhook_url: 'https://hooks.example.com/x', events: ['product.created'] })
+  t.equal(created.status, 201)
+  const secret = created.body.secret
+  const self = new URL(app.url).host
+
+  // the review's attack: a body-less cross-site POST that rotates the secret
+  const attacks: Record<string, string>[] = [{ origin: 'https://evil.example' }, { origin: 'null' }, { origin: 'http://localhost:1' }, { 'sec-fetch-site': 'cross-site' }]
+  for (const headers of attacks) {
+    const res = await raw(app.url, 'POST', '/api/plugins/v/secret/rotate', headers)
+    t.match(res, { status: 403, body: { statusCode: 403, code: 'CROSS_ORIGIN_REQUEST' } }, JSON.stringify(headers))
+  }
+  t.equal((await app.request('GET', '/api/plugins/v/secret')).body.secret, secret, 'the secret was not rotated')
+
+  // DNS rebinding: same-origin for the browser, but the Host names the attacker's domain
+  for (const host of ['evil.example', `evil.example:${new URL(app.url).port}`, '10.0.0.5:5173', 'localhost.evil.example']) {
+    t.match(await raw(app.url, 'GET', '/api/plugins/v/secret', { host }), { status: 403, body: { code: 'UNTRUSTED_HOST' } }, `Host: ${host}`)
+  }
+
+  // what stays allowed: loopback and trusted hosts, same-origin pages, keyed callers, public routes
+  for (const host of [self, 'localhost:5173', '[::1]:5173', 'api.dev.test', 'other.test']) {
+    t.equal((await raw(app.url, 'GET', '/api/plugins', { host })).status, 200, `Host: ${host}`)
+  }
+  t.equal((await raw(app.url, 'GET', '/api/plugins', { origin: app.url, 'sec-fetch-site': 'same-origin' })).status, 200, 'the dashboard, same-origin')
+  t.equal((await raw(app.url, 'GET', '/health', { host: 'evil.example', origin: 'https://evil.example' })).status, 200, 'health is public')
+  t.equal((await raw(app.url, 'GET', '/', { host: 'evil.example' })).status, 200, "so is the dashboard's page")
+  const keyed = await raw(app.url, 'GET', '/api/plugins', { host: 'evil.example', origin: 'https://evil.example', authorization: 'Bearer bcs_live_nope' })
+  t.equal(keyed.status, 401, 'a request with a key is judged by its key')
+})
+
+t.test('AUTH=required: Host and Origin change nothing, the key decides', async (t) => {
+  const app = await startApp(t, { RELAY: 'off', AUTH: 'required' })
+  const { key } = await createApiKey(app.database.db, TENANT, {})
+  t.equal((await raw(app.url, 'GET', '/api/plugins', { host: 'evil.example', origin: 'https://evil.example' })).status, 401)
+  t.equal((await raw(app.url, 'GET', '/api/plugins', { host: 'api.example.com', origin: 'https://shop.example', authorization: `Bearer ${key}` })).status, 200)
 })
