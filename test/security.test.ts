@@ -1,7 +1,10 @@
 import http from 'node:http'
+import { sql } from 'kysely'
 import t from 'tap'
+import { MAX_RESUME_GAP } from '../src/live/stream.routes.ts'
 import { createApiKey } from '../src/keys/api-key.repository.ts'
 import { startApp } from './helpers/app.ts'
+import { openStream } from './helpers/sse.ts'
 
 const TENANT = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa'
 
@@ -75,4 +78,27 @@ t.test('AUTH=required: Host and Origin change nothing, the key decides', async (
   const { key } = await createApiKey(app.database.db, TENANT, {})
   t.equal((await raw(app.url, 'GET', '/api/plugins', { host: 'evil.example', origin: 'https://evil.example' })).status, 401)
   t.equal((await raw(app.url, 'GET', '/api/plugins', { host: 'api.example.com', origin: 'https://shop.example', authorization: `Bearer ${key}` })).status, 200)
+})
+
+t.test("a resume from Last-Event-ID 0:0 past other tenants' history is a reset, not a scan of it", async (t) => {
+  const app = await startApp(t, { RELAY: 'off', AUTH: 'required' })
+  const other = { authorization: `Bearer ${(await createApiKey(app.database.db, 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb', {})).key}` }
+  const mine = { authorization: `Bearer ${(await createApiKey(app.database.db, TENANT, {})).key}` }
+  await app.request('POST', '/api/plugins', { name: 'B', slug: 'b', webhook_url: 'https://hooks.example.com/x', events: ['product.created'], status: 'paused' }, other)
+  await app.request('POST', '/api/products', { name: 'Theirs' }, other)
+  // another tenant's long history of attempts, more ids than a resume may span
+  await sql`
+    insert into delivery_attempts (delivery_id, attempt, error, duration_ms)
+    select (select max(id) from deliveries), 1, 'HTTP 500', 1 from generate_series(1, ${MAX_RESUME_GAP + 1000})
+  `.execute(app.database.db)
+
+  const stream = await openStream(t, `${app.url}/api/plugins/events/stream?plugin=nothing-matches`, { ...mine, 'last-event-id': '0:0' })
+  t.match(stream.events.map((e) => e.event), ['reset', 'ready'], 'told to reload, then ready')
+  t.match(stream.events[0]!.data, { reason: /too old/ })
+  const [delivery, attempt] = stream.events[1]!.id.split(':').map(Number)
+  t.ok(delivery! >= 1 && attempt! > MAX_RESUME_GAP, 'and it follows from now')
+
+  // within reach, a resume still replays (see live-stream.test.ts): here, nothing of tenant A is missed
+  const near = await openStream(t, `${app.url}/api/plugins/events/stream`, { ...mine, 'last-event-id': `${delivery}:${attempt! - 10}` })
+  t.same(near.events.map((e) => e.event), ['ready'], "nothing of another tenant's is replayed")
 })

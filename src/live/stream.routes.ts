@@ -11,6 +11,13 @@ import { OpenStreams } from './open-streams.ts'
 
 /** Most changes replayed on resume; a longer gap is answered with `reset` (reload, then follow). */
 export const REPLAY_LIMIT = 1000
+/**
+ * A resume from further back than this many ids (of deliveries, or of attempts,
+ * counted over every tenant) is answered with `reset` without reading: the
+ * catch-up walks ids in order and keeps its tenant's, so `Last-Event-ID: 0:0`
+ * with a filter that matches nothing would read every tenant's history.
+ */
+export const MAX_RESUME_GAP = 100_000
 /** A client this far behind (bytes queued for it) is cut off; it reconnects and resumes from its last id. */
 const MAX_QUEUED_BYTES = 1024 * 1024
 /** How soon a browser's EventSource reconnects after the stream ends. */
@@ -157,11 +164,13 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
         stream.write(`retry: ${RECONNECT_MS}\n\n`)
         if (resumeFrom) {
           cursor = resumeFrom
-          const missed = await changesSince(db, filter, resumeFrom, REPLAY_LIMIT)
+          const tooOld = now.delivery - resumeFrom.delivery > MAX_RESUME_GAP || now.attempt - resumeFrom.attempt > MAX_RESUME_GAP
+          const missed = tooOld ? { truncated: true, changes: [] } : await changesSince(db, filter, resumeFrom, REPLAY_LIMIT)
           if (missed.truncated) {
             // too much to replay: the client reloads what it shows, then follows from now
             cursor = now
-            stream.write(`id: ${formatCursor(cursor)}\nevent: reset\ndata: {"reason":"more than ${REPLAY_LIMIT} changes missed"}\n\n`)
+            const reason = tooOld ? 'the last event id is too old to resume from' : `more than ${REPLAY_LIMIT} changes missed`
+            stream.write(`id: ${formatCursor(cursor)}\nevent: reset\ndata: {"reason":"${reason}"}\n\n`)
           } else {
             for (const change of missed.changes) write(change)
           }
