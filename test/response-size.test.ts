@@ -73,3 +73,19 @@ t.test('GET /api/plugins pages by cursor and by bytes of config and metadata, ke
   }
   t.match(await app.request('GET', '/api/plugins?limit=501'), { status: 400, body: { code: 'VALIDATION_ERROR' } })
 })
+
+t.test('GET /api/products ends a page at MAX_LIST_RESPONSE_BYTES too, and its cursor goes on from there', async (t) => {
+  const app = await startApp(t, { RELAY: 'off', MAX_LIST_RESPONSE_BYTES: String(TOTAL) })
+  const tags = Array.from({ length: 10 }, (_, i) => `${i}`.padEnd(2000, 't'))
+  for (let i = 0; i < 7; i++) t.equal((await app.request('POST', '/api/products', { name: `P${i}`, tags })).status, 201)
+  const pages: string[][] = []
+  let cursor: string | null = null
+  do {
+    const res: { body: { products: { name: string }[]; next_cursor: string | null } } = await app.request('GET', `/api/products?limit=500${cursor ? `&cursor=${cursor}` : ''}`)
+    pages.push(res.body.products.map((p) => p.name))
+    cursor = res.body.next_cursor
+  } while (cursor && pages.length < 10)
+  t.same(pages.flat(), ['P6', 'P5', 'P4', 'P3', 'P2', 'P1', 'P0'], 'every product once, newest first')
+  t.same(pages.map((p) => p.length), [3, 3, 1], '~20 KB a product: three a 64 KiB page')
+  t.same((await app.request('GET', '/api/products?limit=2')).body.products.length, 2, 'the limit still applies')
+})
