@@ -18,7 +18,7 @@ const Int = (opts: { default: number; minimum?: number; maximum: number; descrip
 /**
  * Every setting of the service, read and validated once at start. The schema is
  * the single source of truth: validation, defaults, the `Config` type and the
- * README's table all come from here.
+ * table of docs/configuration.md all come from here.
  */
 export const ConfigSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {

@@ -1,9 +1,13 @@
 import fs from 'node:fs'
 import { ConfigSchema } from '../config.ts'
 
+/** The page that holds the table, between `<!-- config-table:start -->` and `<!-- config-table:end -->`. */
+export const CONFIG_PAGE = 'docs/configuration.md'
+
 /**
- * The README's configuration table, made from the config schema so the two
- * cannot drift: `npm run docs:config` prints it, test/readme.test.ts checks it.
+ * The configuration table of docs/configuration.md, made from the config schema
+ * so the two cannot drift: `npm run docs:config` prints it, `-- --write` writes
+ * it into the page, test/readme.test.ts checks it.
  */
 export function configTable(): string {
   const rows = Object.entries(ConfigSchema.properties).map(([name, schema]) => {
@@ -14,15 +18,15 @@ export function configTable(): string {
   return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n')
 }
 
-/** `--write`: replace the table between the README's markers. */
+/** `--write`: replace the table between the page's markers. */
 if (import.meta.url === `file://${process.argv[1]}`) {
   if (process.argv.includes('--write')) {
-    const readme = fs.readFileSync('README.md', 'utf8')
-    const next = readme.replace(
+    const page = fs.readFileSync(CONFIG_PAGE, 'utf8')
+    const next = page.replace(
       /(<!-- config-table:start -->\n)[\s\S]*?(\n?<!-- config-table:end -->)/,
       (_all, start: string, end: string) => `${start}${configTable()}\n${end.replace(/^\n/, '')}`,
     )
-    fs.writeFileSync('README.md', next)
+    fs.writeFileSync(CONFIG_PAGE, next)
   } else {
     console.log(configTable())
   }
