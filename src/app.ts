@@ -4,9 +4,9 @@ import customerRoutes from './customers/customer.routes.ts'
 import dashboardRoutes from './dashboard/dashboard.routes.ts'
 import deliveryRoutes from './deliveries/delivery.routes.ts'
 import { openApi } from './docs/openapi.ts'
-import { registerErrorHandler } from './errors.ts'
+import { frameworkErrors, registerErrorHandler } from './errors.ts'
 import eventTypeRoutes from './events/event-types.routes.ts'
-import healthRoutes from './health.routes.ts'
+import healthRoutes, { startupGate } from './health.routes.ts'
 import inventoryRoutes from './inventory/inventory.routes.ts'
 import type { AppContext } from './http/context.ts'
 import { rateLimits } from './http/rate-limit.ts'
@@ -20,6 +20,10 @@ import { metrics } from './metrics/metrics.routes.ts'
 import { formatSchemaErrors, registerValidation } from './http/validation.ts'
 import orderRoutes from './orders/order.routes.ts'
 import apiKeyRoutes from './keys/api-key.routes.ts'
+import appRoutes from './apps/app.routes.ts'
+import installationRoutes from './installations/installation.routes.ts'
+import { permissionHook } from './installations/permission-hook.ts'
+import marketplaceRoutes from './marketplace/marketplace.routes.ts'
 import pluginRoutes from './plugins/plugin.routes.ts'
 import productRoutes from './products/product.routes.ts'
 import secretRoutes from './secrets/secret.routes.ts'
@@ -36,6 +40,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     loggerInstance: ctx.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
     schemaErrorFormatter: formatSchemaErrors,
+    frameworkErrors,
     // a slug or id longer than this is no slug or id
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
@@ -48,8 +53,12 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   registerErrorHandler(app)
   await app.register(securityHeaders)
   await app.register(requestLimits)
+  // before the tenant hook: until the database is migrated, nothing may read it
+  await app.register(startupGate)
   await app.register(tenant)
   await app.register(originCheck)
+  // installation access tokens reach only the routes, and permissions, their store granted
+  await app.register(permissionHook)
   await app.register(rateLimits)
   await app.register(idempotency)
   // both watch every route as it is added: before the routes
@@ -68,5 +77,8 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   await app.register(inventoryRoutes)
   await app.register(customerRoutes)
   await app.register(orderRoutes)
+  await app.register(appRoutes)
+  await app.register(marketplaceRoutes)
+  await app.register(installationRoutes)
   return app
 }

@@ -26,7 +26,13 @@ export const ConfigSchema = Type.Object({
     description: 'development | production | test',
   }),
   PORT: Int({ default: 5173, maximum: 65535, description: 'HTTP port of the API' }),
-  HOST: Type.String({ default: '0.0.0.0', minLength: 1, description: 'Interface the API binds to' }),
+  HOST: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        'Interface the API binds to. Default `127.0.0.1` with AUTH=off (an open server is reachable from this machine only), `0.0.0.0` with AUTH=required',
+    }),
+  ),
   DATABASE_URL: Type.Optional(
     Type.String({ pattern: '^postgres(ql)?://', description: 'PostgreSQL URL; unset = start the embedded PostgreSQL' }),
   ),
@@ -77,8 +83,8 @@ export const ConfigSchema = Type.Object({
   WEBHOOK_RETRY_BASE_MS: Int({
     default: 10 * SECOND,
     minimum: 1,
-    maximum: DAY,
-    description: 'Backoff base: retry n waits base × 4^(n-1), ±20 % jitter',
+    maximum: 60 * MINUTE,
+    description: 'Backoff base: retry n waits base × 4^(n-1), ±20 % jitter, at most a day',
   }),
   WEBHOOK_MAX_RESPONSE_BYTES: Int({ default: 64 * 1024, minimum: 0, maximum: 16 * 1024 * 1024, description: 'Bytes of a response read at most' }),
   RELAY_CONCURRENCY: Int({ default: 50, minimum: 1, maximum: 1000, description: 'Deliveries in flight per relay' }),
@@ -115,7 +121,7 @@ export const ConfigSchema = Type.Object({
   RETRY_AFTER_MAX_MS: Int({
     default: 60 * MINUTE,
     minimum: 0,
-    maximum: 7 * DAY,
+    maximum: 24 * 60 * MINUTE,
     description: 'The longest Retry-After (on 429 and 503) that is honoured; longer ones are cut to this',
   }),
   RETENTION_DAYS: Int({
@@ -143,6 +149,24 @@ export const ConfigSchema = Type.Object({
     minimum: 10,
     maximum: 10 * MINUTE,
     description: 'How often the live event stream sends a heartbeat comment, so idle connections stay open through proxies',
+  }),
+  DATABASE_CONNECT_TIMEOUT_MS: Int({
+    default: 5 * SECOND,
+    minimum: 100,
+    maximum: 60 * SECOND,
+    description:
+      'How long a query waits for a database connection before it fails: while the database is down, a request is answered 503 within this',
+  }),
+  DATABASE_STATEMENT_TIMEOUT_MS: Int({
+    default: 60 * SECOND,
+    maximum: 60 * MINUTE,
+    description: 'The server cancels a statement running longer than this (0 = no limit): a hung statement cannot hold a connection for good',
+  }),
+  DATABASE_RETRY_MAX_MS: Int({
+    default: 10 * SECOND,
+    minimum: 10,
+    maximum: 5 * MINUTE,
+    description: 'At start, the database is tried again with exponential backoff up to this delay between attempts, for as long as it takes',
   }),
   SECRET_ROTATION_GRACE_MS: Int({
     default: DAY,
@@ -194,7 +218,7 @@ export const ConfigSchema = Type.Object({
 })
 
 /** Settings whose default depends on NODE_ENV: safe in production, convenient elsewhere. */
-type EnvironmentDefaulted = 'AUTH' | 'ALLOW_PRIVATE_WEBHOOKS' | 'HTTPS_ONLY'
+type EnvironmentDefaulted = 'AUTH' | 'ALLOW_PRIVATE_WEBHOOKS' | 'HTTPS_ONLY' | 'HOST'
 
 export type Config = Static<typeof ConfigSchema> & Required<Pick<Static<typeof ConfigSchema>, EnvironmentDefaulted>>
 
@@ -223,10 +247,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const parsed = withDefaults as Static<typeof ConfigSchema>
   const production = parsed.NODE_ENV === 'production'
+  const auth = parsed.AUTH ?? (production ? 'required' : 'off')
   const config: Config = {
     ...parsed,
     DATA_DIR: path.resolve(parsed.DATA_DIR),
-    AUTH: parsed.AUTH ?? (production ? 'required' : 'off'),
+    AUTH: auth,
+    HOST: parsed.HOST ?? (auth === 'off' ? '127.0.0.1' : '0.0.0.0'),
     ALLOW_PRIVATE_WEBHOOKS: parsed.ALLOW_PRIVATE_WEBHOOKS ?? !production,
     HTTPS_ONLY: parsed.HTTPS_ONLY ?? production,
   }
@@ -234,6 +260,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('AUTH=off is refused in production: every store would be open to anyone (set AUTH_ALLOW_OFF_IN_PRODUCTION=true to force it)')
   }
   return config
+}
+
+/** Loopback names and addresses: a server bound there is reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.toLowerCase().replace(/^\[(.*)\]$/, '$1')
+  return bare === 'localhost' || bare === '::1' || /^127(\.\d{1,3}){3}$/.test(bare) || /^::ffff:127(\.\d{1,3}){3}$/.test(bare)
+}
+
+/**
+ * The warning for a server without authentication that listens beyond this
+ * machine: anyone on the network may then read plugin secrets and, with
+ * ALLOW_PRIVATE_WEBHOOKS, make it POST to the developer's own local services.
+ */
+export function openServerWarning(config: Pick<Config, 'AUTH' | 'HOST' | 'ALLOW_PRIVATE_WEBHOOKS'>): string | undefined {
+  if (config.AUTH !== 'off' || isLoopbackHost(config.HOST)) return undefined
+  return (
+    `AUTH=off with HOST=${config.HOST}: anyone who can reach this machine can use the API without a key ` +
+    `(read and change every plugin and its signing secret${config.ALLOW_PRIVATE_WEBHOOKS ? ', and make this server POST to services on your private network' : ''}). ` +
+    'Unset HOST to listen on 127.0.0.1 only, or set AUTH=required.'
+  )
 }
 
 /**

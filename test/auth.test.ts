@@ -8,6 +8,7 @@ import t from 'tap'
 import { ConfigError, loadConfig } from '../src/config.ts'
 import { DEFAULT_TENANT } from '../src/http/tenant.ts'
 import { createApiKey } from '../src/keys/api-key.repository.ts'
+import { createDeveloper } from '../src/apps/developer.repository.ts'
 import { createLogger } from '../src/logger.ts'
 import { startService } from '../src/service.ts'
 import { startApp, testConfig, type TestApp } from './helpers/app.ts'
@@ -281,6 +282,12 @@ t.test('tenant B, walking every route with its own key, can neither read nor cha
   t.match(await ok('POST', '/api/plugins/shop-sync/test'), { success: true })
   const delivery = (await ok('GET', '/api/plugins/events?event=product.created')).events[0]
   t.ok(delivery, 'tenant A has a pending delivery')
+  // tenant A: an installed app it has reviewed
+  const developer = bearer((await createDeveloper(app.database.db, 'Walker')).key)
+  const walkApp = { slug: 'walk-app', name: 'Walk app', version: '1.0.0', webhook_url: receiver.url, permissions: [{ permission: 'products:read', purpose: 'Read' }], listed: true }
+  t.equal((await app.request('POST', '/api/apps', walkApp, developer)).status, 201)
+  const installation = await ok('POST', '/api/marketplace/walk-app/install', { accept_permissions: ['products:read'] })
+  await ok('POST', '/api/marketplace/walk-app/reviews', { rating: 5, body: 'A likes it' })
 
   const before = await tenantChecksum(app.database.db, TENANT_A)
   const aView = async () => ({
@@ -327,6 +334,11 @@ t.test('tenant B, walking every route with its own key, can neither read nor cha
     // process-wide numbers: whatever a key may read there, no other tenant's plugin names
     'GET /metrics': () => noTenantData('/metrics', (status) => status === 200 || status === 403),
     'GET /health': async () => t.equal((await app.request('GET', '/health', undefined, b)).status, 200),
+    'GET /health/ready': async () => {
+      const res = await app.request('GET', '/health/ready', undefined, b)
+      t.equal(res.status, 200)
+      t.notOk(res.body.backlog, "a store's key reads state, not the platform's backlog")
+    },
     'GET /api/event-types': async () => t.equal((await app.request('GET', '/api/event-types', undefined, b)).status, 200),
     'GET /api/plugins': () => ownOnly('/api/plugins', 'plugins', ['shop-sync', receiver.url]),
     'POST /api/plugins': async () =>
@@ -388,6 +400,38 @@ t.test('tenant B, walking every route with its own key, can neither read nor cha
       t.same((await app.request('GET', '/api/plugins', undefined, bearer(created.body.key))).body.plugins.map((p: { slug: string }) => p.slug), ['b-only'], "B's new key is B's")
     },
     'DELETE /api/keys/:id': () => notFound('DELETE', `/api/keys/${aKeyId}`),
+    // apps: the developer's routes and the app's token route take no store key; the marketplace names no store
+    ...Object.fromEntries(
+      ['POST /api/apps', 'GET /api/apps', 'GET /api/apps/:slug', 'PUT /api/apps/:slug', 'POST /api/apps/:slug/client-secret/rotate', 'GET /api/apps/:slug/installations'].map((route) => [
+        route,
+        async () => {
+          const [method, url] = route.split(' ') as [string, string]
+          t.match(await app.request(method, url.replace(':slug', 'walk-app'), method === 'GET' ? undefined : walkApp, b), { status: 401, body: { code: 'INVALID_DEVELOPER_KEY' } }, route)
+        },
+      ]),
+    ),
+    'POST /api/apps/installations/:installation_id/access_tokens': async () =>
+      t.match(await app.request('POST', `/api/apps/installations/${installation.id}/access_tokens`, undefined, b), { status: 401, body: { code: 'INVALID_CLIENT_CREDENTIALS' } }),
+    'GET /api/marketplace': async () => {
+      await noTenantData('/api/marketplace')
+      t.notOk(JSON.stringify((await app.request('GET', '/api/marketplace', undefined, b)).body).includes(TENANT_A), 'no store named')
+    },
+    'GET /api/marketplace/categories': () => noTenantData('/api/marketplace/categories'),
+    'GET /api/marketplace/:slug': async () => {
+      await noTenantData('/api/marketplace/walk-app')
+      const listing = (await app.request('GET', '/api/marketplace/walk-app', undefined, b)).body
+      t.match(listing.reviews, [{ rating: 5 }], 'reviews are public')
+      t.notOk(JSON.stringify(listing).includes(TENANT_A), 'and name no store')
+    },
+    'POST /api/marketplace/:slug/install': async () =>
+      t.match(await app.request('POST', '/api/marketplace/walk-app/install', { accept_permissions: [] }, b), { status: 409, body: { code: 'PERMISSIONS_NOT_ACCEPTED' } }),
+    'POST /api/marketplace/:slug/reviews': async () =>
+      t.match(await app.request('POST', '/api/marketplace/walk-app/reviews', { rating: 1 }, b), { status: 403, body: { code: 'REVIEW_REQUIRES_INSTALLATION' } }, 'A’s installation does not let B review'),
+    'GET /api/installations': () => ownOnly('/api/installations', 'installations', [installation.id]),
+    'GET /api/installations/:id': () => notFound('GET', `/api/installations/${installation.id}`),
+    'PATCH /api/installations/:id': () => notFound('PATCH', `/api/installations/${installation.id}`, { config: {} }),
+    'DELETE /api/installations/:id': () => notFound('DELETE', `/api/installations/${installation.id}`),
+    'POST /api/installations/:id/approve': () => notFound('POST', `/api/installations/${installation.id}/approve`),
   }
 
   const unwalked = routes.filter((route) => !(route in walk))

@@ -269,8 +269,19 @@ t.test('hostile and malformed requests on every route answer a 4xx JSON error wi
     { name: 'URL of 5,000 characters', method: 'GET', url: `/api/products?cursor=${'c'.repeat(5000)}`, status: 414, code: 'URL_TOO_LONG' },
     { name: 'headers of 20 KB', method: 'GET', url: '/api/plugins', headers: { 'x-padding': 'p'.repeat(20_000) }, status: 431, code: 'HEADERS_TOO_LARGE' },
     { name: 'unknown route', method: 'GET', url: '/api/../../etc/passwd', status: 404, code: 'ROUTE_NOT_FOUND' },
-    { name: 'unknown method on a route', method: 'DELETE', url: '/api/plugins', status: 404, code: 'ROUTE_NOT_FOUND' },
+    { name: 'unknown method on a route', method: 'DELETE', url: '/api/plugins', status: 405, code: 'METHOD_NOT_ALLOWED' },
   ]
+
+  // each answer must also be one its operation documents (none for a route that does not exist)
+  const doc = (await app.request('GET', '/openapi.json')).body
+  const templates = Object.keys(doc.paths as Record<string, unknown>)
+    .map((path) => ({ path, params: (path.match(/\{/g) ?? []).length, matches: new RegExp(`^${path.replace(/\{[^}]+\}/g, '[^/]+')}$`) }))
+    .sort((a, b) => a.params - b.params)
+  const documented = (method: string, url: string): string[] | undefined => {
+    const path = url.split('?')[0]!
+    const template = templates.find((tpl) => tpl.matches.test(path) && doc.paths[tpl.path][method.toLowerCase()])
+    return template && Object.keys(doc.paths[template.path][method.toLowerCase()].responses)
+  }
 
   const before = await checksum(db)
   const skipped: string[] = []
@@ -289,6 +300,8 @@ t.test('hostile and malformed requests on every route answer a 4xx JSON error wi
     t.match(res.body, { statusCode: c.status, error: String, message: String, code: c.code }, `${label} → ${c.code}`)
     t.match(res.headers.get('content-type'), /^application\/json/, `${label}: JSON`)
     t.notMatch(JSON.stringify(res.body), /\bat \S+\.(ts|js|mjs):\d+|"stack"/, `${label}: no stack trace`)
+    const statuses = documented(c.method, c.url)
+    if (statuses) t.ok(statuses.includes(String(res.status)), `${label}: ${res.status} is documented for the operation (${statuses.join(', ')})`)
   }
   t.ok(ran >= 60, `${ran} hostile requests`)
   if (skipped.length > 0) t.comment(`skipped for lack of their routes: ${skipped.join('; ')}`)

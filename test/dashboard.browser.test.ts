@@ -11,7 +11,8 @@ import { startReceiver } from './helpers/receiver.ts'
 
 /** Debian's chromium (`.ci/run` installs it); CHROMIUM_PATH points elsewhere. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const ARTIFACTS = path.resolve('.data/artifacts')
+/** Screenshots go to the harness's artifacts folder in the system's temp dir, never into the project's .data. */
+const ARTIFACTS = process.env.TEST_ARTIFACTS_DIR ?? path.join(os.tmpdir(), 'bettercallsold-test-artifacts')
 
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`
 
@@ -63,6 +64,10 @@ t.test('the dashboard asks for the API key, shows a delivery made through the AP
   await page.goto(`${app.url}/`)
   await page.locator('#auth-banner').waitFor({ state: 'visible' })
   t.match(await page.locator('#auth-banner').textContent(), /requires an API key/, 'with keys required, it asks for one before calling the API')
+  t.match(await page.locator('#auth-banner').textContent(), `bin/admin keys create --tenant ${DEFAULT_TENANT}`, "the hint names the default store's id")
+  t.ok(await page.locator('#key-form').isVisible(), 'the key field is shown')
+  t.match(await page.locator('#plugins').textContent(), /^Needs an API key/, 'the plugins table says what it needs, not "Loading…"')
+  t.match(await page.locator('#feed').textContent(), /^Needs an API key/, 'and so does the feed, not "Waiting for deliveries…"')
 
   await page.fill('#key-input', key)
   await page.click('#key-form button[type=submit]')
@@ -88,7 +93,31 @@ t.test('the dashboard asks for the API key, shows a delivery made through the AP
   await page.locator(`#detail[data-delivery="${delivery.id}"][data-status="sent"]`).waitFor()
   t.equal(await page.locator('#detail tr[data-attempt]').count(), 2, 'the redelivery is a second attempt of the same delivery')
   await page.locator(`#feed li[data-delivery="${delivery.id}"][data-change="sent"]`).waitFor()
-  t.same(receiver.received.filter((r) => r.json?.event === 'product.created').map((r) => r.headers['webhook-id']), [`dlv_${delivery.id}`, `dlv_${delivery.id}`])
+
+  // a second delivery, then a reload: the feed mixes the loaded list and live changes, newest first, in one time format
+  await app.request('POST', '/api/products', { name: 'Desk', price: 90 }, auth)
+  await page.locator('#feed li[data-change="sent"]').nth(1).waitFor()
+  const liveOrder = await page.locator('#feed li[data-at]').evaluateAll((items) => items.map((li) => li.getAttribute('data-at')!))
+  t.same(liveOrder, [...liveOrder].sort().reverse(), `live feed newest first: ${liveOrder.join(', ')}`)
+  await page.reload()
+  await page.locator('#feed li[data-at]').nth(1).waitFor()
+  await app.request('POST', '/api/products', { name: 'Chair', price: 40 }, auth)
+  await page.locator('#feed li[data-at]').nth(2).waitFor()
+  await page.locator('#feed li[data-change="sent"]').nth(2).waitFor()
+  const mixedOrder = await page.locator('#feed li[data-at]').evaluateAll((items) => items.map((li) => li.getAttribute('data-at')!))
+  t.same(mixedOrder, [...mixedOrder].sort().reverse(), `loaded and live items together, newest first: ${mixedOrder.join(', ')}`)
+  await page.locator(`#feed li[data-delivery="${delivery.id}"]`).first().click()
+  await page.locator(`#detail[data-delivery="${delivery.id}"][data-status="sent"]`).waitFor()
+  const shown = [
+    ...(await page.locator('#feed li span.mono:first-child').allTextContents()),
+    ...(await page.locator('#detail dl .field').evaluateAll((fields) =>
+      fields.filter((f) => ['Created', 'Sent'].includes(f.querySelector('dt')!.textContent!)).map((f) => f.querySelector('dd')!.textContent!),
+    )),
+    ...(await page.locator('#detail tr[data-attempt] td.mono').allTextContents()),
+  ]
+  t.ok(shown.length >= 7, `${shown.length} times shown`)
+  t.same(shown.filter((text) => !/^(\d{4}-\d{2}-\d{2} )?\d{2}:\d{2}:\d{2}$/.test(text)), [], `one time format: ${shown.join(' | ')}`)
+  t.same(receiver.received.filter((r) => r.json?.event === 'product.created' && r.json?.data?.product_id === product.id).map((r) => r.headers['webhook-id']), [`dlv_${delivery.id}`, `dlv_${delivery.id}`])
 
   // the numbers catch up: one sent, one failed attempt in the chart and the table
   await page.locator('[data-plugin="shop-sync"] td.num >> text=100%').waitFor()
@@ -98,8 +127,20 @@ t.test('the dashboard asks for the API key, shows a delivery made through the AP
   await fs.mkdir(ARTIFACTS, { recursive: true })
   const shot = path.join(ARTIFACTS, 'dashboard.png')
   await page.screenshot({ path: shot, fullPage: true })
-  t.ok((await fs.stat(shot)).size > 10_000, `screenshot saved to ${path.relative(process.cwd(), shot)}`)
+  t.ok((await fs.stat(shot)).size > 10_000, `screenshot saved to ${shot}`)
+  t.ok(path.relative(os.tmpdir(), shot).split(path.sep)[0] !== '..' && !path.relative(process.cwd(), shot).startsWith('.data'), 'outside the project, in the temp dir')
   t.same(errors, [], 'no console error, no page error, no request elsewhere')
+})
+
+t.test('with AUTH=off the dashboard shows no key field and starts at once; /health says whether a key is needed', { skip }, async (t) => {
+  const app = await startApp(t, { AUTH: 'off', RELAY: 'off' })
+  t.match((await app.request('GET', '/health')).body, { auth: 'off' })
+  const { page, errors } = await browser(t)
+  await page.goto(`${app.url}/`)
+  await page.locator('#plugins td.empty').filter({ hasText: 'No plugins yet' }).waitFor()
+  t.equal(await page.locator('#key-form').isVisible(), false, 'no key field: this server does not need one')
+  t.equal(await page.locator('#auth-banner').isVisible(), false, 'no banner')
+  t.same(errors, [])
 })
 
 t.test('the API docs page runs under its CSP without a console error', { skip }, async (t) => {

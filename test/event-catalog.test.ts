@@ -1,7 +1,7 @@
 import { Ajv } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import t from 'tap'
-import { EVENT_TYPES, TEST_EVENT } from '../src/events/catalog.ts'
+import { APP_EVENT_TYPES, EVENT_TYPES, TEST_EVENT } from '../src/events/catalog.ts'
 import { startApp } from './helpers/app.ts'
 import { startReceiver } from './helpers/receiver.ts'
 
@@ -30,8 +30,8 @@ t.test('GET /api/event-types publishes every catalog entry with the JSON Schema 
   const published: Published[] = res.body.event_types
   t.same(
     published.map((e) => e.name),
-    [...EVENT_TYPES.map((e) => e.name), TEST_EVENT],
-    'every subscribable type, in catalog order, then plugin.test',
+    [...EVENT_TYPES.map((e) => e.name), TEST_EVENT, ...APP_EVENT_TYPES.map((e) => e.name)],
+    'every subscribable type, in catalog order, then plugin.test, then the app lifecycle events',
   )
   for (const entry of EVENT_TYPES) {
     const p = published.find((e) => e.name === entry.name)!
@@ -39,7 +39,8 @@ t.test('GET /api/event-types publishes every catalog entry with the JSON Schema 
     const data = 'data' in entry ? entry.data : undefined
     t.same(p.schema, data ? JSON.parse(JSON.stringify(data)) : null, `${entry.name}: the catalog's schema as JSON Schema`)
   }
-  t.match(published.at(-1), { name: 'plugin.test', available: true, subscribable: false, schema: { type: 'object' } })
+  t.match(published.find((e) => e.name === 'plugin.test'), { available: true, subscribable: false, schema: { type: 'object' } })
+  for (const app of APP_EVENT_TYPES) t.match(published.find((e) => e.name === app.name), { subscribable: false, schema: { type: 'object' } })
   for (const product of ['product.created', 'product.updated', 'product.deleted']) {
     t.match(published.find((e) => e.name === product), { available: true, schema: { type: 'object', additionalProperties: false } })
   }

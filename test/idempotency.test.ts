@@ -1,6 +1,12 @@
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import addFormatsModule from 'ajv-formats'
 import t from 'tap'
+import { DEFAULT_TENANT } from '../src/http/tenant.ts'
+import { createApiKey } from '../src/keys/api-key.repository.ts'
 import { startApp } from './helpers/app.ts'
 import { rowCounts } from './helpers/db.ts'
+
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default
 
 t.test('a retried POST with the same Idempotency-Key returns the first response and writes nothing', async (t) => {
   const app = await startApp(t, { RELAY: 'off' })
@@ -55,4 +61,35 @@ t.test('a replayed registration omits the secret, which is never stored in the k
   t.equal(again.body.secret, undefined)
   const stored = await app.database.db.selectFrom('idempotency_keys').select('response_body').execute()
   t.notMatch(JSON.stringify(stored), /whsec_/)
+})
+
+t.test('the replay of a secret or key agrees with the OpenAPI document: the field is optional there and absent here', async (t) => {
+  const app = await startApp(t, { RELAY: 'off', AUTH: 'required' })
+  const admin = await createApiKey(app.database.db, DEFAULT_TENANT, { admin: true })
+  const auth = { authorization: `Bearer ${admin.key}` }
+  const doc = (await app.request('GET', '/openapi.json')).body
+  const ajv = new Ajv2020({ strict: false })
+  addFormats(ajv)
+  const plugin = { name: 'P', slug: 'p', webhook_url: 'http://127.0.0.1:1/x', events: ['product.created'] }
+  const cases: [string, string, string, unknown, string, string][] = [
+    ['/api/plugins', '/api/plugins', '201', plugin, 'secret', 'reg'],
+    ['/api/plugins/{slug}/secret/rotate', '/api/plugins/p/secret/rotate', '200', {}, 'secret', 'rot'],
+    ['/api/keys', '/api/keys', '201', { name: 'ci' }, 'key', 'key'],
+  ]
+  for (const [path, url, status, body, field, key] of cases) {
+    const response = doc.paths[path].post.responses[status]
+    const schema = response.content['application/json'].schema
+    t.notOk(schema.required.includes(field), `${path}: ${field} is not required in the document`)
+    t.match(schema.properties[field].description, /idempotent-replayed: true/, `${path}: and the document says when it is absent`)
+    t.ok(response.headers['idempotent-replayed'], `${path}: the replay header is documented`)
+    const headers = { ...auth, 'idempotency-key': key }
+    const first = await app.request('POST', url, body, headers)
+    const again = await app.request('POST', url, body, headers)
+    t.equal(first.status, Number(status))
+    t.type(first.body[field], 'string', `${path}: the first answer carries the ${field}`)
+    t.equal(again.headers.get('idempotent-replayed'), 'true')
+    t.equal(again.body[field], undefined, `${path}: its replay does not`)
+    t.ok(ajv.validate(schema, first.body), `${path}: the first answer matches the document`)
+    t.ok(ajv.validate(schema, again.body), `${path}: so does the replay ${ajv.errorsText()}`)
+  }
 })

@@ -76,13 +76,27 @@ t.test('the OpenAPI document is valid OpenAPI 3.1 and documents every registered
       if (!isPublic) check(statuses.includes('401'), `${name}: no 401`)
       if (path.includes('{')) check(statuses.includes('404'), `${name}: no 404`)
       if (op.requestBody || op.parameters?.length) check(statuses.includes('400'), `${name}: no 400`)
+      // what every route can answer before its handler runs
+      check(statuses.includes('414') && statuses.includes('431'), `${name}: no 414 or 431`)
+      // a store's POST takes an Idempotency-Key (a developer's or an app's own route does not: src/http/idempotency.ts)
+      if (method === 'post' && !/^\/api\/(apps|developer|app\/)/.test(path)) {
+        check(op.parameters?.some((p) => p.name === 'idempotency-key' && p.in === 'header'), `${name}: no Idempotency-Key`)
+      }
+      if (op.parameters?.some((p) => p.name === 'idempotency-key')) {
+        check(statuses.includes('409') && statuses.includes('422'), `${name}: no 409 or 422 for a reused Idempotency-Key`)
+      }
+      if (['post', 'put', 'patch', 'delete'].includes(method)) check(statuses.includes('415'), `${name}: no 415 (Fastify parses a body on ${method})`)
+      for (const parameter of op.parameters ?? []) {
+        const withDefault = (parameter.schema as { default?: unknown }).default !== undefined
+        check(!(withDefault && (parameter as { required?: boolean }).required), `${name}: ${parameter.name} has a default, so it is not required`)
+      }
       for (const [status, response] of Object.entries(op.responses)) {
         for (const [type, media] of Object.entries(response.content ?? {})) {
           check(media.example !== undefined || !/^2/.test(status), `${name} ${status} ${type}: no example`)
           if (media.example === undefined || !type.includes('json')) continue
           examples++
           check(ajv.validate(media.schema, media.example), `${name} ${status}: example refused by its schema: ${ajv.errorsText()}`)
-          if (/^[45]/.test(status) && path !== '/health') {
+          if (/^[45]/.test(status) && !path.startsWith('/health')) {
             const example = media.example as { statusCode: number; code: string }
             check(example.statusCode === Number(status), `${name} ${status}: the error example has another status`)
             check(response.description.includes(`\`${example.code}\``), `${name} ${status}: the description does not name ${example.code}`)
@@ -115,6 +129,7 @@ t.test('the OpenAPI document is valid OpenAPI 3.1 and documents every registered
   t.ok(doc.paths['/api/plugins/events/stream'].get.responses['200'].content['text/event-stream'], 'the stream is documented as SSE')
   t.match(doc.paths['/api/plugins/events/stream'].get.parameters, [{ name: 'plugin' }, { name: 'event' }, { name: 'last-event-id', in: 'header' }])
   t.same(doc.paths['/health'].get.security, [], '/health needs no key')
+  t.same(doc.paths['/health/ready'].get.security, [], '/health/ready needs no key')
 })
 
 t.test('the interactive docs are served from this server, need no key, and may run their own scripts only', async (t) => {

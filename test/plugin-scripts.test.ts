@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import path from 'node:path'
 import t from 'tap'
 import { DEFAULT_TENANT } from '../src/http/tenant.ts'
+import { SUITE_CUSTOMER_EMAIL } from '../src/cli/test-plugins.ts'
 import { createApiKey } from '../src/keys/api-key.repository.ts'
 import { startApp } from './helpers/app.ts'
 
@@ -24,7 +25,7 @@ t.test('bin/quick-plugin-test passes every step against a running server, verifi
   t.equal(code, 0, 'exits 0')
   t.match(output, `BetterCallSold quick plugin test → ${app.url}`)
   for (const line of [
-    /✓ Server is up: database ok, relay running/,
+    /✓ Server is up: database up, relay running/,
     /✓ Receiver listening on http:\/\/127\.0\.0\.1:\d+\/hook/,
     /✓ Register plugin quick-test-\w+/,
     /✓ Connectivity test: HTTP 200 in \d+ ms, signature verified/,
@@ -83,5 +84,13 @@ t.test('bin/test-plugins walks every endpoint and event family, a retry, a redel
     t.match(output, line)
   }
   t.notMatch(output, /✗|–/, 'nothing failed or was skipped')
+  t.match(output, /✓ Deleted 1 customers(?! \(\d+ kept)/, 'the customer it created is deleted, none kept')
   t.same((await app.request('GET', '/api/plugins')).body.plugins, [], 'its plugin is gone')
+  t.same((await app.request('GET', '/api/products')).body.products, [], 'and its products')
+  const customers = async () => (await app.request('GET', '/api/customers')).body.customers.map((c: { email: string }) => c.email)
+  t.same(await customers(), [SUITE_CUSTOMER_EMAIL], 'one customer remains: the one its orders belong to')
+
+  const again = await run('test-plugins', [app.url])
+  t.equal(again.code, 0, 'a second run passes')
+  t.same(await customers(), [SUITE_CUSTOMER_EMAIL], 'and leaves no customer behind: its orders go to the same customer')
 })

@@ -16,7 +16,7 @@ t.test('registers a plugin with the spec body and reads it back', async (t) => {
   const created = await app.request('POST', '/api/plugins', plugin)
   t.equal(created.status, 201)
   t.match(created.body, { ...plugin, status: 'active', id: String, created_at: String, updated_at: String })
-  t.same(Object.keys(created.body).sort(), ['config', 'created_at', 'disabled_at', 'disabled_reason', 'events', 'id', 'metadata', 'name', 'ordered', 'retry_policy', 'secret', 'slug', 'status', 'updated_at', 'webhook_url'])
+  t.same(Object.keys(created.body).sort(), ['app_installation_id', 'config', 'created_at', 'disabled_at', 'disabled_reason', 'events', 'id', 'metadata', 'name', 'ordered', 'retry_policy', 'secret', 'slug', 'status', 'updated_at', 'webhook_url'])
   // the signing secret is returned once, here (test/secrets.api.test.ts covers it)
   const { secret, ...registered } = created.body
   t.match(secret, /^whsec_/)

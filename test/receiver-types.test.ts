@@ -3,13 +3,13 @@ import path from 'node:path'
 import type { Static, TSchema } from '@sinclair/typebox'
 import t from 'tap'
 import { RECEIVER_TYPES_FILE } from '../src/cli/generate-receiver-types.ts'
-import type { EVENT_TYPES, TEST_EVENT_TYPE } from '../src/events/catalog.ts'
+import type { APP_EVENT_TYPES, EVENT_TYPES, TEST_EVENT_TYPE } from '../src/events/catalog.ts'
 import { renderReceiverTypes } from '../src/events/receiver-types.ts'
 import type { BetterCallSoldEvent, EventDataMap, EventOf } from '../src/receiver/index.ts'
 
 // Compile-time checks (the suite type-checks before it runs): the SDK's generated
 // types are exactly the catalog's schemas, event by event.
-type Entry = (typeof EVENT_TYPES)[number] | typeof TEST_EVENT_TYPE
+type Entry = (typeof EVENT_TYPES)[number] | typeof TEST_EVENT_TYPE | (typeof APP_EVENT_TYPES)[number]
 type SchemaData<N> = Extract<Entry, { name: N }> extends { data: infer S extends TSchema } ? Static<S> : unknown
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 type EveryDataTypeMatches = { [N in keyof EventDataMap]: Same<EventDataMap[N], SchemaData<N>> }[keyof EventDataMap]

@@ -212,5 +212,5 @@ t.test('GET /health reports the database and the relay', async (t) => {
   await waitFor(() => app.relay!.listenerConnected, { message: 'listener connected' })
   const res = await app.request('GET', '/health')
   t.equal(res.status, 200)
-  t.match(res.body, { status: 'ok', database: { status: 'ok' }, relay: { state: 'running', listener_connected: true }, backlog: { due: 0 } })
+  t.match(res.body, { status: 'ok', database: { status: 'up' }, relay: { state: 'running', listener_connected: true }, backlog: { due: 0 } })
 })

@@ -29,7 +29,7 @@ async function waitForHealth(url: string, api: Child): Promise<void> {
   const deadline = Date.now() + 60_000
   for (;;) {
     if (api.child.exitCode !== null) throw new Error(`the API exited:\n${api.output().slice(-3000)}`)
-    const ok = await fetch(`${url}/health`).then((r) => r.ok, () => false)
+    const ok = await fetch(`${url}/health/ready`).then((r) => r.ok, () => false)
     if (ok) return
     if (Date.now() > deadline) throw new Error(`the API did not become healthy:\n${api.output().slice(-3000)}`)
     await sleep(100)

@@ -56,7 +56,7 @@ export async function writeScenario(ctx: BenchContext): Promise<WriteResults> {
   try {
     await withDatabase(url, async (d) => {
       const deadline = Date.now() + 60_000
-      while (!(await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false))) {
+      while (!(await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false))) {
         if (api.child.exitCode !== null || Date.now() > deadline) throw new Error(`the API did not start:\n${api.output().slice(-3000)}`)
         await sleep(100)
       }

@@ -4,11 +4,13 @@ import { loadConfig } from '../config.ts'
 import { resolveDatabase } from '../db/connect.ts'
 import { createDatabase, type Database } from '../db/database.ts'
 import { migrate } from '../db/migrate.ts'
+import { createDeveloper, listDevelopers, revokeDeveloper, type DeveloperRow } from '../apps/developer.repository.ts'
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from '../keys/api-key.repository.ts'
 import { createLogger } from '../logger.ts'
 import { fatal } from './shutdown.ts'
 
 const USAGE = `Usage: bin/admin keys <command>
+       bin/admin developers <command>
 
   keys create --tenant <uuid> [--name <name>] [--admin] [--operator] [--json]
       Creates an API key for the tenant and prints it, once: only its hash is kept.
@@ -19,6 +21,12 @@ const USAGE = `Usage: bin/admin keys <command>
       Lists keys (prefix only), revoked ones included.
   keys revoke <id>
       Revokes a key: requests presenting it are refused from now on.
+
+  developers create --name <name> [--json]
+      Creates an app developer and prints its developer key, once: only its hash is kept.
+      The key publishes and manages that developer's apps (POST /api/apps, docs/apps.md).
+  developers list [--json]
+  developers revoke <id>
 
 Uses the server's configuration: DATABASE_URL, or the embedded PostgreSQL under DATA_DIR.`
 
@@ -62,6 +70,7 @@ function command(args: string[]): (db: Database) => Promise<string> {
     },
   })
   const [group, name, id] = positionals
+  if (group === 'developers') return developerCommand(name, id, values)
   if (group !== 'keys') throw new UsageError(group ? `unknown command '${group}'` : 'missing command')
   switch (name) {
     case 'create': {
@@ -96,6 +105,46 @@ function command(args: string[]): (db: Database) => Promise<string> {
     }
     default:
       throw new UsageError(name ? `unknown command 'keys ${name}'` : 'missing command')
+  }
+}
+
+const developerJson = (row: DeveloperRow) => ({ ...row, created_at: row.created_at.toISOString(), revoked_at: row.revoked_at?.toISOString() ?? null })
+
+function developerCommand(name: string | undefined, id: string | undefined, values: { name?: string; json?: boolean }): (db: Database) => Promise<string> {
+  switch (name) {
+    case 'create': {
+      const developerName = values.name?.trim() ?? ''
+      if (developerName.length < 1 || developerName.length > 100) throw new UsageError('--name is required, at most 100 characters')
+      return async (db) => {
+        const { row, key } = await createDeveloper(db, developerName)
+        if (values.json) return JSON.stringify({ ...developerJson(row), key })
+        return [
+          `Created developer "${row.name}" (id ${row.id}). Its developer key:`,
+          '',
+          `  ${key}`,
+          '',
+          'Store it now: it is shown this once and cannot be recovered.',
+          'Use it as: Authorization: Bearer <developer key> on /api/apps (see docs/apps.md)',
+        ].join('\n')
+      }
+    }
+    case 'list':
+      return async (db) => {
+        const rows = await listDevelopers(db)
+        if (values.json) return JSON.stringify(rows.map(developerJson))
+        if (rows.length === 0) return 'No developers.'
+        return rows.map((d) => `${d.id}  ${d.prefix}…  ${d.revoked_at ? 'revoked' : 'active'}  ${d.name}`).join('\n')
+      }
+    case 'revoke': {
+      const developerId = uuid(id, 'the developer id')
+      return async (db) => {
+        const row = await revokeDeveloper(db, developerId)
+        if (!row) throw new UsageError(`no live developer ${developerId}`)
+        return values.json ? JSON.stringify(developerJson(row)) : `Revoked developer ${row.id} (${row.name}).`
+      }
+    }
+    default:
+      throw new UsageError(name ? `unknown command 'developers ${name}'` : 'missing command')
   }
 }
 

@@ -1,5 +1,5 @@
 import { loadConfig } from '../config.ts'
-import { resolveDatabase } from '../db/connect.ts'
+import { poolOptions, resolveDatabase, untilDatabaseAnswers } from '../db/connect.ts'
 import { createDatabase } from '../db/database.ts'
 import { migrate } from '../db/migrate.ts'
 import { createLogger } from '../logger.ts'
@@ -13,17 +13,29 @@ try {
   const logger = createLogger(config, { pretty: process.argv.includes('--pretty'), name: 'relay' })
   const cipher = await loadSecretCipher(config)
   const { url, embedded } = await resolveDatabase(config, logger)
-  const database = createDatabase(url, 4)
-  await migrate(database.db)
-  await checkSecretsKey(database.db, cipher)
-  const relay = new Relay(database, url, config, logger, cipher)
-  // handlers first: whoever reads "relay started" may send SIGTERM the next moment,
-  // and a process preempted between that line and installing them would die of it
+  const database = createDatabase(url, 4, poolOptions(config, logger))
+  // a database that is down, restarting or failing over is waited for; a SIGTERM meanwhile ends the wait
+  const waiting = new AbortController()
+  let relay: Relay | undefined
   onShutdown(logger, async () => {
-    await relay.stop()
+    waiting.abort()
+    await relay?.stop()
     await database.destroy()
     await embedded?.stop()
   })
+  await untilDatabaseAnswers(
+    async () => {
+      await migrate(database.db)
+      await checkSecretsKey(database.db, cipher)
+    },
+    { log: logger, retryMaxMs: config.DATABASE_RETRY_MAX_MS, signal: waiting.signal },
+  ).catch((error) => {
+    // stopped while waiting: the shutdown handler exits
+    if (waiting.signal.aborted) return new Promise<never>(() => {})
+    throw error
+  })
+  // handlers are installed above: whoever reads "relay started" may send SIGTERM the next moment
+  relay = new Relay(database, url, config, logger, cipher)
   relay.start()
 } catch (error) {
   fatal(error)

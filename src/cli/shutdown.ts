@@ -1,17 +1,25 @@
 import type { Logger } from 'pino'
 
 /**
+ * The same signal again within this time is the first one delivered twice, not
+ * an operator's second: Ctrl-C in a terminal reaches both `npm start` and this
+ * process, and npm forwards it once more.
+ */
+const DUPLICATE_SIGNAL_MS = 1000
+
+/**
  * Runs `stop` once on SIGTERM or SIGINT, then exits 0 (1 if stopping failed).
  * A second signal exits at once: the operator has decided not to wait.
  */
 export function onShutdown(log: Logger, stop: () => Promise<void>): void {
-  let stopping = false
+  let stopping: { signal: NodeJS.Signals; at: number } | undefined
   const handler = (signal: NodeJS.Signals) => {
     if (stopping) {
+      if (signal === stopping.signal && Date.now() - stopping.at < DUPLICATE_SIGNAL_MS) return
       log.warn({ signal }, 'second signal: exiting now')
       process.exit(1)
     }
-    stopping = true
+    stopping = { signal, at: Date.now() }
     log.info({ signal }, 'shutting down')
     stop().then(
       () => process.exit(0),

@@ -3,6 +3,8 @@
 // emits, on a receiver of its own on 127.0.0.1; then every plugin endpoint,
 // every event family the server has, a failure that is retried, a manual
 // redelivery, a pause, bad input, and clean-up. One ✓/✗ line per step.
+// It leaves behind only what a store keeps for good: its test orders, all
+// placed for one customer of its own (SUITE_CUSTOMER_EMAIL), reused by every run.
 
 import {
   ApiCallError,
@@ -207,9 +209,12 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
       family('order.created')
       if (!customerId) throw new Skip('no customer to order for')
       return orSkip('POST /api/orders', async () => {
+        // orders are records the store keeps, and they keep their customer: so they go to one
+        // customer of the suite's own, reused by every run, and the customer above can be deleted
+        const buyer = await suiteCustomer(api)
         const stocked = (await api.expect('POST', '/api/products', { name: 'Suite order product', price: 10, inventory_quantity: 10 }, 201)).id
         created.products.push(stocked)
-        const order = () => api.expect('POST', '/api/orders', { customer_id: customerId, items: [{ product_id: stocked, quantity: 1 }] }, 201)
+        const order = () => api.expect('POST', '/api/orders', { customer_id: buyer, items: [{ product_id: stocked, quantity: 1 }] }, 201)
         let orderId = ''
         const ofOrder = (d: Delivery) => d.json?.data?.order_id === orderId || d.json?.data?.id === orderId
         const lines = [await expectEvents(['order.created'], async () => (orderId = (await order()).id))]
@@ -345,7 +350,21 @@ export async function main(argv = process.argv.slice(2), env = process.env): Pro
   return steps.summary()
 }
 
-/** Deletes what the run created; what the server keeps for good reason (a product or customer with orders) is left. */
+/** The customer every run's test orders belong to: found by its address, created on the first run. */
+export const SUITE_CUSTOMER_EMAIL = 'plugin-suite@bettercallsold.invalid'
+
+async function suiteCustomer(api: Api): Promise<string> {
+  const found = await api.expect('GET', `/api/customers?email=${encodeURIComponent(SUITE_CUSTOMER_EMAIL)}`)
+  if (found.customers?.[0]?.id) return found.customers[0].id as string
+  const created = await api.call('POST', '/api/customers', { email: SUITE_CUSTOMER_EMAIL, name: 'Plugin test suite (orders)' })
+  if (created.status === 201) return created.body.id as string
+  // another run created it meanwhile
+  const again = await api.expect('GET', `/api/customers?email=${encodeURIComponent(SUITE_CUSTOMER_EMAIL)}`)
+  if (!again.customers?.[0]?.id) throw new ApiCallError(created.status, created.body, 'POST /api/customers')
+  return again.customers[0].id as string
+}
+
+/** Deletes what the run created; what the server keeps for good reason (a customer with orders) is left and said. */
 async function cleanUp(api: Api, steps: Steps, created: { products: string[]; customers: string[]; plugin: boolean }, slug: string): Promise<void> {
   if (created.plugin) {
     await steps.run(`Delete plugin ${slug}`, async () => {

@@ -5,7 +5,7 @@ import type { Customer } from '../db/schema.ts'
 import { inTransaction } from '../db/transaction.ts'
 import { ConflictError, NotFoundError } from '../errors.ts'
 import { CUSTOMER_FIELDS } from '../events/schemas/commerce.ts'
-import { emit } from '../outbox/emit.ts'
+import { emit, outboxTransaction } from '../outbox/emit.ts'
 import type { Written } from '../outbox/written.ts'
 import { customerEventData } from './customer.events.ts'
 import type { CreateCustomerBody, CustomerListQuery, UpdateCustomerBody } from './customer.schemas.ts'
@@ -37,7 +37,7 @@ function canonical(value: unknown): string {
 
 export async function createCustomer(db: Database, tenantId: string, input: CreateCustomerBody): Promise<Written<Customer>> {
   try {
-    return await inTransaction(db, async (trx) => {
+    return await outboxTransaction(db, tenantId, ['customer.created'], async (trx) => {
       const customer = await trx
         .insertInto('customers')
         .values({
@@ -70,7 +70,7 @@ export async function updateCustomer(
   patch: UpdateCustomerBody,
 ): Promise<Written<Customer>> {
   try {
-    return await inTransaction(db, async (trx) => {
+    return await outboxTransaction(db, tenantId, ['customer.updated'], async (trx) => {
       const before = await byId(trx, tenantId, id).forUpdate().executeTakeFirst()
       if (!before) throw new NotFoundError('Customer', id)
       const changed = CUSTOMER_FIELDS.filter((f) => patch[f] !== undefined && canonical(patch[f]) !== canonical(before[f]))

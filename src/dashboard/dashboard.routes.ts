@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import type { FastifyPluginAsync } from 'fastify'
+import { DEFAULT_TENANT } from '../http/tenant.ts'
 import { dashboardScript } from './bundle.ts'
 import { dashboardPage } from './page.ts'
 
@@ -23,7 +24,7 @@ const dashboardRoutes: FastifyPluginAsync = async (app) => {
     readFile(new URL('./app.css', import.meta.url), 'utf8'),
     readFile(new URL('./favicon.svg', import.meta.url), 'utf8'),
   ])
-  const page = dashboardPage({ authRequired: app.ctx.config.AUTH === 'required', scriptHash: hash(script), styleHash: hash(style) })
+  const page = dashboardPage({ authRequired: app.ctx.config.AUTH === 'required', defaultTenant: DEFAULT_TENANT, scriptHash: hash(script), styleHash: hash(style) })
   const asset = { config: { public: true }, schema: { hide: true } }
   const forever = 'public, max-age=31536000, immutable'
 

@@ -1,9 +1,10 @@
 /**
  * The dashboard's one page: a shell the bundled script fills. No inline script
- * or style (the CSP forbids both); the only server-side value is whether the API
- * wants a key, so the page can ask for one before calling it.
+ * or style (the CSP forbids both); the only server-side values are whether the API
+ * wants a key, so the page can ask for one before calling it (and shows no key
+ * field when it does not), and the default store's id for the key hint.
  */
-export function dashboardPage(options: { authRequired: boolean; scriptHash: string; styleHash: string }): string {
+export function dashboardPage(options: { authRequired: boolean; defaultTenant: string; scriptHash: string; styleHash: string }): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -14,7 +15,7 @@ export function dashboardPage(options: { authRequired: boolean; scriptHash: stri
 <link rel="stylesheet" href="/dashboard/app.css?v=${options.styleHash}">
 <script type="module" src="/dashboard/app.js?v=${options.scriptHash}"></script>
 </head>
-<body data-auth="${options.authRequired ? 'required' : 'off'}">
+<body data-auth="${options.authRequired ? 'required' : 'off'}" data-default-tenant="${options.defaultTenant}">
 <header>
   <h1><span class="logo">◆</span> BetterCallSold <span class="muted">Plugins</span></h1>
   <span id="live" class="live down">offline</span>
@@ -23,7 +24,7 @@ export function dashboardPage(options: { authRequired: boolean; scriptHash: stri
     <a href="/openapi.json">OpenAPI</a>
     <a href="/metrics">Metrics</a>
   </nav>
-  <form id="key-form" autocomplete="off">
+  <form id="key-form" autocomplete="off"${options.authRequired ? '' : ' hidden'}>
     <input id="key-input" type="password" placeholder="API key" aria-label="API key" spellcheck="false">
     <button type="submit">Save key</button>
   </form>

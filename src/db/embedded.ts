@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process'
 import fs from 'node:fs/promises'
 import path from 'node:path'
 import os from 'node:os'
@@ -43,6 +44,8 @@ export async function startEmbeddedPostgres(options: {
   port: number
   persistent?: boolean
   log?: (line: string) => void
+  /** the server process ended without stop(): crashed, or killed */
+  onExit?: (how: string) => void
 }): Promise<EmbeddedPostgres> {
   const dir = path.resolve(options.dir)
   const reused = await runningServer(dir)
@@ -75,16 +78,42 @@ export async function startEmbeddedPostgres(options: {
     await fs.mkdir(path.dirname(dir), { recursive: true })
     await server.initialise()
   }
+  // The library listens for its server's 'close' only: a failed spawn or signal would be an
+  // unhandled 'error' event, and this process (the API, a relay) would die with its database.
+  // It sets `process` deep inside start(); the listener goes on as it is set.
+  let spawned: ChildProcess | undefined
+  Object.defineProperty(server, 'process', {
+    configurable: true,
+    get: () => spawned,
+    set: (child: ChildProcess | undefined) => {
+      child?.on('error', (error) => options.log?.(`postgres process error: ${error.message}`))
+      spawned = child
+    },
+  })
+  const alive = (child: ChildProcess | undefined): child is ChildProcess => !!child && child.exitCode === null && child.signalCode === null
   process.once('exit', () => {
     // synchronous: a fast shutdown signal, so no server outlives the process that started it
-    ;(server as unknown as { process?: { kill(signal: string): void } }).process?.kill('SIGINT')
+    if (alive(spawned)) spawned.kill('SIGINT')
   })
+  let stopping = false
   try {
     await server.start()
   } catch (error) {
     throw new Error(`embedded PostgreSQL did not start on port ${options.port} (data in ${dir}); is the port taken? ${String(error ?? '')}`)
   }
-  return { adminUrl: adminUrl(options.port), port: options.port, stop: () => server.stop() }
+  spawned?.once('exit', (code, signal) => {
+    if (!stopping) options.onExit?.(signal ? `signal ${signal}` : `code ${code}`)
+  })
+  return {
+    adminUrl: adminUrl(options.port),
+    port: options.port,
+    async stop() {
+      stopping = true
+      // the library waits for an 'exit' that, from a server already dead, never comes
+      if (spawned && !alive(spawned)) return
+      await server.stop()
+    },
+  }
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'] as const

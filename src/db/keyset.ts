@@ -1,6 +1,8 @@
 import { sql } from 'kysely'
 import { ValidationError } from '../errors.ts'
 
+const ISO_INSTANT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
+
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
@@ -13,7 +15,8 @@ export const encodeCursor = (row: { created_at: Date; id: string }): string =>
 
 export function decodeCursor(cursor: string): [at: string, id: string] {
   const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
-  if (!at || !id || !UUID.test(id) || Number.isNaN(Date.parse(at))) {
+  // exactly what encodeCursor writes: anything else (`1|…`, year 0000) would reach SQL as a timestamp it refuses
+  if (!at || !id || !UUID.test(id) || !ISO_INSTANT.test(at) || at.startsWith('0000') || Number.isNaN(Date.parse(at)) || new Date(at).toISOString() !== at) {
     throw new ValidationError('INVALID_CURSOR', 'cursor is not one this API returned')
   }
   return [at, id]

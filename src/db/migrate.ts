@@ -35,7 +35,8 @@ export async function migrate(db: Kysely<any>, dir = MIGRATIONS_DIR): Promise<st
   const failed = results.find((r) => r.status === 'Error')
   if (error || failed) {
     const cause = error instanceof Error ? error.message : String(error ?? 'unknown error')
-    throw new MigrationError(`migration ${failed?.migrationName ?? ''} failed: ${cause}`.replace('  ', ' '))
+    // the cause tells a connection lost mid-migration (retried at start) from a broken migration
+    throw new MigrationError(`migration ${failed?.migrationName ?? ''} failed: ${cause}`.replace('  ', ' '), { cause: error })
   }
   return results.filter((r) => r.status === 'Success').map((r) => r.migrationName)
 }

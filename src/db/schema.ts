@@ -27,6 +27,10 @@ export interface PluginTable {
   consecutive_failures: ColumnType<number, number | undefined, number>
   failing_since: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
   ordered: ColumnType<boolean, boolean | undefined, boolean>
+  /** the app installation this plugin is the subscription of (src/installations/) */
+  app_installation_id: ColumnType<string | null, string | null | undefined, string | null>
+  /** an uninstalled app's plugin: takes no events, is not listed, delivers what it still has */
+  retired_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>
   created_at: Timestamp
   updated_at: Timestamp
 }
@@ -169,7 +173,115 @@ export interface IdempotencyKeyTable {
   created_at: Timestamp
 }
 
+export interface DeveloperTable {
+  id: Generated<string>
+  name: string
+  prefix: string
+  key_hash: string
+  created_at: Timestamp
+  revoked_at: NullableTimestamp
+}
+
+/** { permission, purpose } as an app's manifest declares it */
+export interface PermissionRequest {
+  permission: string
+  purpose: string
+}
+
+export interface AppTable {
+  id: Generated<string>
+  developer_id: string
+  slug: string
+  name: string
+  tagline: string
+  description: string
+  categories: string[]
+  icon_url: string | null
+  homepage_url: string | null
+  support_url: string | null
+  privacy_url: string | null
+  listed: boolean
+  version: string
+  webhook_url: string
+  events: string[]
+  permissions: ColumnType<PermissionRequest[], string, string>
+  config_schema: ColumnType<Record<string, unknown>, string, string>
+  client_id: string
+  signing_secret: string
+  installs: ColumnType<number, number | undefined, number>
+  review_count: ColumnType<number, number | undefined, number>
+  rating_sum: ColumnType<number, number | undefined, number>
+  rating: ColumnType<string, never, never>
+  search: ColumnType<string, unknown, unknown>
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface AppClientSecretTable {
+  id: Generated<number>
+  app_id: string
+  secret_hash: string
+  created_at: Timestamp
+  expires_at: NullableTimestamp
+}
+
+export interface AppVersionTable {
+  app_id: string
+  version: string
+  webhook_url: string
+  events: string[]
+  permissions: ColumnType<PermissionRequest[], string, string>
+  config_schema: ColumnType<Record<string, unknown>, string, string>
+  created_at: Timestamp
+}
+
+export interface InstallationTable {
+  id: string
+  app_id: string
+  tenant_id: string
+  plugin_id: string
+  status: ColumnType<'active' | 'uninstalled', 'active' | 'uninstalled' | undefined, 'active' | 'uninstalled'>
+  version: string
+  permissions: string[]
+  pending_version: string | null
+  pending_permissions: string[] | null
+  config: ColumnType<Record<string, unknown>, string, string>
+  secret_config: string | null
+  created_at: Timestamp
+  updated_at: Timestamp
+  uninstalled_at: NullableTimestamp
+}
+
+export interface AppAccessTokenTable {
+  token_hash: string
+  installation_id: string
+  tenant_id: string
+  expires_at: Timestamp
+  created_at: Timestamp
+}
+
+export interface AppReviewTable {
+  app_id: string
+  tenant_id: string
+  rating: number
+  body: string
+  created_at: Timestamp
+  updated_at: Timestamp
+}
+
+export interface AppSearchWordTable {
+  word: string
+}
+
 export interface DB {
+  developers: DeveloperTable
+  apps: AppTable
+  app_client_secrets: AppClientSecretTable
+  app_versions: AppVersionTable
+  installations: InstallationTable
+  app_access_tokens: AppAccessTokenTable
+  app_reviews: AppReviewTable
+  app_search_words: AppSearchWordTable
   idempotency_keys: IdempotencyKeyTable
   api_keys: ApiKeyTable
   plugins: PluginTable
@@ -191,3 +303,6 @@ export type ApiKey = Selectable<ApiKeyTable>
 export type Customer = Selectable<CustomerTable>
 export type Order = Selectable<OrderTable>
 export type OrderItem = Selectable<OrderItemTable>
+export type Developer = Selectable<DeveloperTable>
+export type App = Selectable<AppTable>
+export type Installation = Selectable<InstallationTable>

@@ -22,7 +22,7 @@ const EventsQuery = Type.Object(
     plugin: Type.Optional(Type.String({ maxLength: 64 })),
     status: Type.Optional(DeliveryStatus),
     event: Type.Optional(Type.String({ maxLength: 100 })),
-    before: Type.Optional(Type.Integer({ minimum: 1 })),
+    before: Type.Optional(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
   },
   { additionalProperties: false },
 )

@@ -5,6 +5,8 @@ import addFormatsModule from 'ajv-formats'
 import type { RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { ErrorResponse, errorBody } from '../http/error-response.ts'
+import { IDEMPOTENCY_KEY_PATTERN, ONCE_ONLY_FIELDS } from '../http/idempotency.ts'
+import { MAX_URL_LENGTH } from '../http/request-limits.ts'
 import { PUBLIC_URLS } from '../http/tenant.ts'
 import { version } from '../version.ts'
 import { BY_NAME, exampleOf } from './examples.ts'
@@ -34,15 +36,23 @@ const STATUS_MEANING: Record<number, string> = {
   404: 'Not found (another tenant’s resources are not found either)',
   409: 'Conflicts with the current state',
   413: 'Body larger than 1 MiB',
+  414: `URL longer than ${MAX_URL_LENGTH} characters, or a path parameter longer than 200`,
   415: 'Body is not JSON',
   422: 'Unprocessable',
   429: 'Rate limit exceeded: wait for Retry-After',
+  431: 'Request line and headers larger than 16 KiB',
   503: 'Database unavailable: retry after Retry-After',
 }
 
 /** A message per code for the examples; a code not listed gets a generic one. */
 const MESSAGES: Record<string, string> = {
-  VALIDATION_ERROR: 'body.name must NOT have fewer than 1 characters',
+  VALIDATION_ERROR: 'status must be one of: active, paused; got "stopped"',
+  FST_ERR_CTP_INVALID_JSON_BODY: "Body is not valid JSON but content-type is set to 'application/json'",
+  URL_TOO_LONG: `The request URL is longer than ${MAX_URL_LENGTH} characters`,
+  HEADERS_TOO_LARGE: 'Request line and headers exceed 16384 bytes',
+  INVALID_IDEMPOTENCY_KEY: 'Idempotency-Key must be 1-255 printable ASCII characters',
+  IDEMPOTENCY_REQUEST_IN_PROGRESS: 'A request with this Idempotency-Key is in progress; retry shortly',
+  IDEMPOTENCY_KEY_REUSED: 'This Idempotency-Key was used with a different request; use a new key',
   TOO_DEEP: 'The JSON body is nested deeper than 32 levels',
   MISSING_API_KEY: 'An API key is required: send `Authorization: Bearer <key>`',
   INVALID_API_KEY: 'The API key is invalid or has been revoked',
@@ -95,6 +105,34 @@ function operationId(method: string, url: string): string {
   return method.toLowerCase() + name
 }
 
+/** What a POST's answer says when it is a replay (src/http/idempotency.ts). */
+const REPLAY_HEADERS = {
+  'idempotent-replayed': {
+    type: 'string',
+    enum: ['true'],
+    description: 'Present when this answer is the stored answer to an earlier request with the same Idempotency-Key',
+  },
+}
+
+/** Every POST takes an Idempotency-Key (src/http/idempotency.ts). */
+function withIdempotencyKey(headers: Schema | undefined): Schema {
+  return {
+    type: 'object',
+    ...headers,
+    properties: {
+      ...(headers?.properties as Schema | undefined),
+      'idempotency-key': {
+        type: 'string',
+        pattern: IDEMPOTENCY_KEY_PATTERN.source,
+        description:
+          'Makes a retry safe: the first request with a key runs, a retry with the same key and body gets the first answer again ' +
+          '(with `idempotent-replayed: true`) and writes nothing; kept 24 h. The same key with another body is a 422; a retry ' +
+          'while the first still runs a 409. A secret or key the first answer showed is not in a replay.',
+      },
+    },
+  }
+}
+
 /**
  * Adds generated or given examples to a copy of the route's schemas, and the
  * documentation-only parts (summary, tags, error responses). The route itself
@@ -121,25 +159,65 @@ function documenter() {
     return { ...schema, properties: out }
   }
 
-  const errorCodes = (schema: Schema, url: string, isPublic: boolean, doc: RouteDoc | undefined): Map<number, string[]> => {
+  /**
+   * Every status a route can answer, with its codes: those of its own (route-docs.ts) and those every route of its
+   * kind answers — the router's, the body parser's, the idempotency layer's. test/contract.fuzz.test.ts fails on
+   * a status missing here.
+   */
+  const errorCodes = (schema: Schema, url: string, method: string, isPublic: boolean, replayable: boolean, doc: RouteDoc | undefined): Map<number, string[]> => {
     const codes = new Map<number, string[]>()
     const add = (status: number, ...list: string[]) => {
       const known = codes.get(status) ?? []
       codes.set(status, [...known, ...list.filter((c) => !known.includes(c))])
     }
+    const hasParams = url.includes('/:')
+    // Fastify parses a JSON body on these methods whether or not the route reads one
+    const takesBody = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(method)
     if (schema.body || schema.querystring || schema.params || schema.headers) add(400, 'VALIDATION_ERROR')
+    if (takesBody) add(400, 'FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CTP_EMPTY_JSON_BODY')
     if (schema.body) add(400, 'TOO_DEEP')
+    if (hasParams) add(400, 'FST_ERR_BAD_URL')
+    if (replayable) add(400, 'INVALID_IDEMPOTENCY_KEY')
     if (!isPublic) add(401, 'MISSING_API_KEY', 'INVALID_API_KEY')
-    if (url.includes('/:')) add(404, 'NOT_FOUND')
+    if (hasParams) add(404, 'NOT_FOUND')
     for (const [status, list] of Object.entries(doc?.errors ?? {})) add(Number(status), ...(list ?? []))
-    if (schema.body) {
+    if (replayable) add(409, 'IDEMPOTENCY_REQUEST_IN_PROGRESS')
+    if (takesBody) {
       add(413, 'FST_ERR_CTP_BODY_TOO_LARGE')
       add(415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
     }
+    add(414, 'URL_TOO_LONG', ...(hasParams ? ['FST_ERR_MAX_PARAM_LENGTH'] : []))
+    if (replayable) add(422, 'IDEMPOTENCY_KEY_REUSED')
     add(429, 'RATE_LIMITED')
+    add(431, 'HEADERS_TOO_LARGE')
     // every route but the static ones reads the database
     if (!['/', '/openapi.json'].includes(url) && !doc?.responses?.[503]) add(503, 'SERVICE_UNAVAILABLE')
     return new Map([...codes].sort(([a], [b]) => a - b))
+  }
+
+  /** A query parameter with a default may be left out: the schema's `required` says otherwise only for validation's sake. */
+  const withDefaultsOptional = (schema: Schema): Schema => {
+    const properties = (schema.properties ?? {}) as Record<string, Schema>
+    const required = ((schema.required ?? []) as string[]).filter((name) => properties[name]?.default === undefined)
+    return { ...schema, required }
+  }
+
+  /**
+   * A POST's success, as a replay answers it: a field shown once (a secret, a key) is never stored, so a replay
+   * (`idempotent-replayed: true`) omits it — the field is documented as optional, and says so.
+   */
+  const asReplayable = (schema: Schema): Schema => {
+    const properties = schema.properties as Record<string, Schema> | undefined
+    const once = ONCE_ONLY_FIELDS.filter((f) => properties?.[f])
+    if (!properties || once.length === 0) return schema
+    const note = 'Absent from a replay of this request (`idempotent-replayed: true`): it is shown once and never stored.'
+    return {
+      ...schema,
+      required: ((schema.required ?? []) as string[]).filter((name) => !once.includes(name)),
+      properties: Object.fromEntries(
+        Object.entries(properties).map(([name, p]) => [name, once.includes(name) ? { ...p, description: p.description ? `${String(p.description).replace(/\.?$/, '.')} ${note}` : note } : p]),
+      ),
+    }
   }
 
   return function transform({ schema, url, route }: { schema: unknown; url: string; route: RouteOptions }) {
@@ -148,12 +226,15 @@ function documenter() {
     const method = Array.isArray(route.method) ? String(route.method[0]) : String(route.method)
     const doc = ROUTE_DOCS[`${method} ${url}`]
     const isPublic = route.config?.public === true || PUBLIC_URLS.has(url)
+    // a store's POST takes an Idempotency-Key; a developer's or an app's own route does not (src/http/idempotency.ts)
+    const replayable = method === 'POST' && !route.config?.principal
     const tag = tagOf(url)
     const names = NAMES_BY_TAG[tag] ?? BY_NAME
 
     const response: Record<string, Schema> = {}
     for (const [status, own] of Object.entries((given.response ?? {}) as Record<string, Schema>)) {
-      response[status] = withExample({ description: SUCCESS[status] ?? 'OK', ...own }, exampleOf(own, undefined, names))
+      const documented = replayable ? { ...asReplayable(own), headers: REPLAY_HEADERS } : own
+      response[status] = withExample({ description: SUCCESS[status] ?? 'OK', ...documented }, exampleOf(own, undefined, names))
     }
     for (const [status, extra] of Object.entries(doc?.responses ?? {})) {
       if (extra.contentType) {
@@ -165,7 +246,7 @@ function documenter() {
         response[status] = { description: extra.description, type: 'null' }
       }
     }
-    for (const [status, codes] of errorCodes(given, url, isPublic, doc)) {
+    for (const [status, codes] of errorCodes(given, url, method, isPublic, replayable, doc)) {
       const first = codes[0]!
       const message = MESSAGES[first] ?? (first === 'NOT_FOUND' ? `${RESOURCE[tag] ?? 'Resource'} not found` : first.toLowerCase().replace(/_/g, ' '))
       response[status] = {
@@ -182,8 +263,9 @@ function documenter() {
       tags: [tag],
       operationId: operationId(method, url),
       ...(isPublic && { security: [] }),
-      ...(given.body ? { body: withExample(given.body as Schema, doc?.body ?? exampleOf(given.body, undefined, names)) } : {}),
-      ...(given.querystring ? { querystring: withPropertyExamples(given.querystring as Schema, names) } : {}),
+      ...(given.body ? { body: withExample({ ...(given.body as Schema), ...doc?.bodyRules }, doc?.body ?? exampleOf(given.body, undefined, names)) } : {}),
+      ...(given.querystring ? { querystring: withPropertyExamples(withDefaultsOptional(given.querystring as Schema), names) } : {}),
+      ...(replayable && { headers: withIdempotencyKey(given.headers as Schema | undefined) }),
       ...(given.params ? { params: withPropertyExamples(given.params as Schema, names) } : {}),
       response,
     }
@@ -208,7 +290,11 @@ export const openApi = fp(
           version,
           description:
             'Webhook plugins for a BetterCallSold store: register a plugin, choose its events, and receive them signed ' +
-            '(Standard Webhooks), retried, and logged. Every error is JSON `{ statusCode, error, message, code }`; branch on `code`.\n\n' +
+            '(Standard Webhooks), retried, and logged. Every error is JSON `{ statusCode, error, message, code }`; branch on `code`. ' +
+            'A validation error (`VALIDATION_ERROR`) adds `details: [{ field, in, problem, allowed? }]`, one per field, and its message ' +
+            'names the field, what was given and what is allowed. Text anywhere in a request must be storable: the NUL character ' +
+            '(U+0000) and lone UTF-16 surrogates are refused with a 400 naming the field. A path that exists with another method is a ' +
+            '`405` with `Allow`. Every `POST` takes an `Idempotency-Key`.\n\n' +
             `Authentication: \`Authorization: Bearer <API key>\`${config.AUTH === 'required' ? ' (required on this server).' : ' (optional on this server: without a key a request acts as the default tenant).'}`,
         },
         components: {

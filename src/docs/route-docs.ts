@@ -14,6 +14,11 @@ export interface RouteDoc {
   errors?: Partial<Record<number, string[]>>
   /** the request body's example, when the one made from the schema would be refused by the route */
   body?: unknown
+  /**
+   * Rules the handler enforces (with its own error code) that JSON Schema can state: added to the documented body
+   * schema, so a client sees them; the route's own schema leaves them to the handler's clearer error.
+   */
+  bodyRules?: Record<string, unknown>
   /** responses the route's schema does not declare: 204s, and bodies that are not JSON */
   responses?: Record<number, { description: string; contentType?: string; schema?: TSchema; example?: unknown }>
 }
@@ -28,18 +33,34 @@ export const TAGS: [prefix: RegExp, tag: string, description: string][] = [
   [/^\/api\/products/, 'Products', 'The store’s products; writes emit product.* events'],
   [/^\/api\/customers/, 'Customers', 'The store’s customers; writes emit customer.* events'],
   [/^\/api\/orders/, 'Orders', 'Orders and their lifecycle; each step emits its order.* event'],
+  [/^\/api\/apps/, 'Apps (developers)', 'Publish apps, manage their credentials and see their installations (developer keys); the app’s own access tokens'],
+  [/^\/api\/marketplace/, 'Marketplace', 'Discover apps, read listings, install, review'],
+  [/^\/api\/installations/, 'Installations', 'A store’s installed apps: config, permission approvals, uninstall'],
   [/^\/api\/keys/, 'API keys', 'Keys of the caller’s tenant (admin keys only)'],
   [/^\//, 'Operations', 'Health, metrics, this document and the dashboard'],
 ]
 
 const Text = Type.String()
 
+const DatabaseState = Type.Union([Type.Literal('up'), Type.Literal('waiting'), Type.Literal('down')], {
+  description: '`up`: answers; `waiting`: not yet connected and migrated since start; `down`: answered before, not now',
+})
 const HealthResponse = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded')]),
-  database: Type.Object({ status: Type.String(), latency_ms: Type.Optional(Type.Integer()) }),
-  relay: Type.Object({ state: Type.String() }, { additionalProperties: true }),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('ready'), Type.Literal('unavailable')]),
+  auth: Type.Union([Type.Literal('required'), Type.Literal('off')], {
+    description: '`required`: every other call needs `Authorization: Bearer <key>`; `off`: calls without a key act as the default store',
+  }),
+  database: Type.Object({
+    status: DatabaseState,
+    latency_ms: Type.Optional(Type.Integer({ description: 'Operator keys only' })),
+    error: Type.Optional(Type.String({ description: 'Operator keys only: why the database is down' })),
+  }),
+  relay: Type.Object({ state: Type.String({ description: 'The in-process relay: running, stopping, stopped, idle or off' }) }, { additionalProperties: true }),
   backlog: Type.Optional(
-    Type.Object({ due: Type.Integer(), oldest_due_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) }),
+    Type.Object(
+      { due: Type.Integer(), oldest_due_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) },
+      { description: 'Operator keys only' },
+    ),
   ),
 })
 
@@ -53,7 +74,134 @@ const SSE_EXAMPLE =
   '"created_at":"2024-01-15T10:30:00.000Z","at":"2024-01-15T10:30:00.020Z"}\n\n' +
   ': heartbeat\n\n'
 
+const MANIFEST = {
+      name: 'Analytics Pro',
+      tagline: 'Sales dashboards for your store',
+      description: '# Analytics Pro\\n\\nDaily sales reports. [Docs](https://analytics.example/docs)',
+      categories: ['analytics'],
+      version: '1.0.0',
+      webhook_url: 'https://analytics.example/webhooks',
+      events: ['order.created'],
+      permissions: [
+        { permission: 'orders:read', purpose: 'Count your sales' },
+        { permission: 'products:read', purpose: 'Name your best sellers' },
+      ],
+      config_schema: {
+        type: 'object',
+        properties: {
+          report_email: { type: 'string', format: 'email', description: 'Where reports go' },
+          api_key: { type: 'string', writeOnly: true, minLength: 8 },
+        },
+        required: ['report_email'],
+      },
+      listed: true,
+    }
+
 export const ROUTE_DOCS: Record<string, RouteDoc> = {
+
+  // --- apps (developers)
+  'POST /api/apps': {
+    summary: 'Create an app',
+    description:
+      'With a developer key (`bin/admin developers create`). Publishes the first version of the manifest and answers the app’s ' +
+      '`client_id`, `client_secret` and `signing_secret`, the secrets this once.',
+    errors: {
+      400: ['INVALID_VERSION', 'UNKNOWN_CATEGORY', 'UNKNOWN_PERMISSION', 'DUPLICATE_PERMISSION', 'UNKNOWN_EVENT', 'PERMISSION_REQUIRED_FOR_EVENT', 'INVALID_CONFIG_SCHEMA', 'UNSAFE_MARKDOWN', 'UNSAFE_WEBHOOK_URL', 'RESERVED_SLUG', 'TOO_LARGE'],
+      401: ['MISSING_DEVELOPER_KEY', 'INVALID_DEVELOPER_KEY'],
+      409: ['SLUG_TAKEN'],
+      413: ['FST_ERR_CTP_BODY_TOO_LARGE'],
+    },
+    body: { slug: 'analytics-pro', ...MANIFEST },
+  },
+  'GET /api/apps': { summary: 'List your apps', errors: { 401: ['MISSING_DEVELOPER_KEY', 'INVALID_DEVELOPER_KEY'] } },
+  'GET /api/apps/:slug': { summary: 'Get one of your apps', errors: { 401: ['MISSING_DEVELOPER_KEY', 'INVALID_DEVELOPER_KEY'] } },
+  'PUT /api/apps/:slug': {
+    summary: 'Publish a new version',
+    description:
+      'The whole manifest again, with a greater `version`. Installations whose granted permissions cover the new version follow it at once; ' +
+      'the others keep running their version and show it as `pending_permissions` until their store approves.',
+    errors: {
+      400: ['INVALID_VERSION', 'UNKNOWN_CATEGORY', 'UNKNOWN_PERMISSION', 'DUPLICATE_PERMISSION', 'UNKNOWN_EVENT', 'PERMISSION_REQUIRED_FOR_EVENT', 'INVALID_CONFIG_SCHEMA', 'UNSAFE_MARKDOWN', 'UNSAFE_WEBHOOK_URL', 'TOO_LARGE'],
+      401: ['MISSING_DEVELOPER_KEY', 'INVALID_DEVELOPER_KEY'],
+      409: ['VERSION_NOT_INCREASING'],
+      413: ['FST_ERR_CTP_BODY_TOO_LARGE'],
+    },
+    body: { ...MANIFEST, version: '1.1.0' },
+  },
+  'POST /api/apps/:slug/client-secret/rotate': {
+    summary: 'Rotate the app’s client secret',
+    description: 'A new client secret, shown this once; the previous one keeps working for the rotation grace period.',
+    errors: { 401: ['MISSING_DEVELOPER_KEY', 'INVALID_DEVELOPER_KEY'] },
+  },
+  'GET /api/apps/:slug/installations': {
+    summary: 'Your app’s installations, with delivery health',
+    description: 'Every store’s installation, newest first: version, status, granted and pending permissions, and deliveries of the last day.',
+    errors: { 400: ['INVALID_CURSOR'], 401: ['MISSING_DEVELOPER_KEY', 'INVALID_DEVELOPER_KEY'] },
+  },
+  'POST /api/apps/installations/:installation_id/access_tokens': {
+    summary: 'Get an installation access token',
+    description:
+      'The app authenticates with HTTP Basic `client_id:client_secret` (no key of a store). The token acts for that one store for an hour, ' +
+      'within the permissions the store granted: `Authorization: Bearer <token>` on the store API.',
+    errors: { 401: ['INVALID_CLIENT_CREDENTIALS'] },
+  },
+
+  // --- marketplace
+  'GET /api/marketplace/categories': { summary: 'The marketplace’s categories' },
+  'GET /api/marketplace': {
+    summary: 'Search the marketplace',
+    description:
+      'Listed apps: full-text search over name, tagline, categories and description (name matches first, typos corrected), a category filter, ' +
+      'sorts (relevance, popular, rating, newest, name), keyset pages (`next_cursor`) and the category facets of the query.',
+    errors: { 400: ['INVALID_CURSOR'] },
+  },
+  'GET /api/marketplace/:slug': {
+    summary: 'An app’s listing',
+    description: 'Its permissions and their purposes, events, config schema, versions and newest reviews. An unlisted app is found by its slug.',
+    errors: { 404: ['APP_NOT_FOUND'] },
+  },
+  'POST /api/marketplace/:slug/install': {
+    summary: 'Install an app',
+    description:
+      'With the store’s admin key. Accept exactly the permissions the current version asks for; the config is validated against its schema ' +
+      '(defaults applied). Creates the installation and its plugin, and delivers `app.installed` to the app.',
+    errors: {
+      400: ['INVALID_CONFIG', 'TOO_LARGE'],
+      403: ['ADMIN_KEY_REQUIRED', 'NOT_ALLOWED_FOR_APPS'],
+      404: ['APP_NOT_FOUND'],
+      409: ['PERMISSIONS_NOT_ACCEPTED', 'ALREADY_INSTALLED', 'PLUGIN_SLUG_TAKEN', 'APP_CHANGED'],
+    },
+    body: { accept_permissions: ['orders:read', 'products:read'], config: { report_email: 'owner@store.example', api_key: 'sk_live_123456' } },
+  },
+  'POST /api/marketplace/:slug/reviews': {
+    summary: 'Review an app',
+    description: 'Only a store that has (or had) installed it; one review per store, posting again replaces it (200).',
+    errors: { 403: ['ADMIN_KEY_REQUIRED', 'REVIEW_REQUIRES_INSTALLATION', 'NOT_ALLOWED_FOR_APPS'], 404: ['APP_NOT_FOUND'] },
+  },
+
+  // --- installations
+  'GET /api/installations': { summary: 'The store’s installed apps', errors: { 403: ['ADMIN_KEY_REQUIRED', 'NOT_ALLOWED_FOR_APPS'] } },
+  'GET /api/installations/:id': { summary: 'An installation', errors: { 403: ['ADMIN_KEY_REQUIRED', 'NOT_ALLOWED_FOR_APPS'] } },
+  'PATCH /api/installations/:id': {
+    summary: 'Change an installation’s config',
+    description: 'The whole config, validated against its version’s schema; writeOnly values left out keep their value. Delivers `app.config_updated`.',
+    errors: { 400: ['INVALID_CONFIG', 'TOO_LARGE'], 403: ['ADMIN_KEY_REQUIRED', 'NOT_ALLOWED_FOR_APPS'] },
+    body: { config: { report_email: 'reports@store.example' } },
+  },
+  'POST /api/installations/:id/approve': {
+    summary: 'Approve a version’s new permissions',
+    description:
+      'Grants `pending_permissions`: the installation moves to `pending_version` and the app gets `app.permissions_updated`. ' +
+      'Send `config` when the new version needs settings the current config lacks.',
+    errors: { 400: ['INVALID_CONFIG'], 403: ['ADMIN_KEY_REQUIRED', 'NOT_ALLOWED_FOR_APPS'], 409: ['NOTHING_TO_APPROVE', 'CONFIG_INVALID_FOR_VERSION'] },
+    body: {},
+  },
+  'DELETE /api/installations/:id': {
+    summary: 'Uninstall an app',
+    description: 'Its access tokens stop working at once, its undelivered deliveries are cancelled, and `app.uninstalled` is delivered to the app.',
+    errors: { 403: ['ADMIN_KEY_REQUIRED', 'NOT_ALLOWED_FOR_APPS'] },
+    responses: { 204: { description: 'Uninstalled' } },
+  },
   // --- operations
   'GET /': {
     summary: 'The monitoring dashboard',
@@ -63,11 +211,33 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     },
   },
   'GET /health': {
-    summary: 'Health of the database and the relay',
-    description: 'Public: a load balancer’s probe carries no key. 503 with `status: degraded` while the database does not answer.',
+    summary: 'Liveness: the process works',
+    description:
+      'Public: a probe carries no key. 200 whenever the process answers, also while the database is down or not yet reached ' +
+      '(`database.status` says which: `up`, `waiting`, `down`), so an orchestrator does not restart a process that is waiting out an outage. ' +
+      'Tells state, not internals: latency, error texts, the relay’s counters and the backlog are shown to an operator key only ' +
+      '(or to anyone with `AUTH=off`). The database is probed at most once a second. ' +
+      '`auth` says whether the API wants a key (the dashboard shows no key field when it does not).',
     responses: {
-      200: { description: 'Healthy', schema: HealthResponse, example: { status: 'ok', database: { status: 'ok', latency_ms: 1 }, relay: { state: 'running' }, backlog: { due: 0, oldest_due_at: null } } },
-      503: { description: 'The database does not answer', schema: HealthResponse, example: { status: 'degraded', database: { status: 'unavailable' }, relay: { state: 'running' } } },
+      200: {
+        description: 'The process works; the database’s state alongside',
+        schema: HealthResponse,
+        example: { status: 'ok', auth: 'required', database: { status: 'down' }, relay: { state: 'running' } },
+      },
+    },
+  },
+  'GET /health/ready': {
+    summary: 'Readiness: the database answers and is migrated',
+    description:
+      'Public, like `/health`. 200 while the database answers and the migrations are applied; 503 (with `Retry-After`) while it is ' +
+      'down or not yet reached at start, so a load balancer sends traffic elsewhere meanwhile. Same body as `/health`.',
+    responses: {
+      200: { description: 'Ready to take requests', schema: HealthResponse, example: { status: 'ready', auth: 'required', database: { status: 'up' }, relay: { state: 'running' } } },
+      503: {
+        description: 'The database does not answer, or has not yet been reached since start',
+        schema: HealthResponse,
+        example: { status: 'unavailable', auth: 'required', database: { status: 'waiting' }, relay: { state: 'idle' } },
+      },
     },
   },
   'GET /metrics': {
@@ -160,7 +330,9 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   },
   'POST /api/plugins/events': {
     summary: 'Process pending webhooks now',
-    description: 'Delivers every delivery of the caller’s tenant that is due now, in this request, and reports the outcomes.',
+    description:
+      'Delivers every delivery of the caller’s tenant that is due now, in this request, and reports the outcomes. It takes no body; ' +
+      'one that is sent must still be well-formed JSON (else a 400 `FST_ERR_CTP_INVALID_JSON_BODY`).',
   },
   'GET /api/plugins/events/:id': {
     summary: 'A delivery, with its attempts',
@@ -190,18 +362,31 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   // --- products and inventory
   'POST /api/products': {
     summary: 'Create a product',
-    description: 'Emits `product.created` to every subscribed plugin, in the same transaction.',
+    description:
+      'Emits `product.created` to every subscribed plugin, in the same transaction. A `price` has at most two decimals ' +
+      '(`19.999` is a 400 `INVALID_PRICE`): JSON Schema’s `multipleOf: 0.01` cannot say it, binary floating point makes 19.99 fail it.',
     errors: { 400: ['INVALID_PRICE'] },
     body: { name: 'Test Product', description: 'This will trigger webhooks', price: 19.99 },
   },
   'GET /api/products': { summary: 'List products', description: 'Newest first; page with `cursor`.', errors: { 400: ['INVALID_CURSOR'] } },
   'GET /api/products/:id': { summary: 'Get a product' },
-  'PUT /api/products/:id': { summary: 'Update a product', description: 'Any subset of the fields; emits `product.updated`.', errors: { 400: ['INVALID_PRICE'] } },
-  'PATCH /api/products/:id': { summary: 'Update a product (partial)', description: 'The same as PUT.', errors: { 400: ['INVALID_PRICE'] } },
+  'PUT /api/products/:id': {
+    summary: 'Update a product',
+    description: 'Any subset of the fields; emits `product.updated`. A `price` has at most two decimals (else `INVALID_PRICE`).',
+    errors: { 400: ['INVALID_PRICE'] },
+  },
+  'PATCH /api/products/:id': {
+    summary: 'Update a product (partial)',
+    description: 'The same as PUT. A `price` has at most two decimals (else `INVALID_PRICE`).',
+    errors: { 400: ['INVALID_PRICE'] },
+  },
   'DELETE /api/products/:id': { summary: 'Delete a product', description: 'Emits `product.deleted`.', responses: { 204: { description: 'Deleted' } } },
   'PUT /api/products/:id/inventory': {
     summary: 'Set or adjust a product’s stock',
-    description: 'Exactly one of `quantity` (set) or `delta` (adjust). Emits `inventory.updated`, and `inventory.low` / `inventory.out` when a threshold is crossed.',
+    description:
+      'Exactly one of `quantity` (set) or `delta` (adjust): neither or both is a 400 `INVALID_STOCK_CHANGE`. Emits `inventory.updated`, ' +
+      'and `inventory.low` / `inventory.out` when a threshold is crossed.',
+    bodyRules: { minProperties: 1, maxProperties: 1 },
     errors: { 400: ['INVALID_STOCK_CHANGE', 'STOCK_TOO_LARGE'], 409: ['INSUFFICIENT_STOCK'] },
     body: { quantity: 10 },
   },
@@ -221,7 +406,9 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
   // --- orders
   'POST /api/orders': {
     summary: 'Place an order',
-    description: 'Reserves stock and emits `order.created` (and inventory events).',
+    description:
+      'Reserves stock and emits `order.created` (and inventory events). Each product appears in one line only: a product ' +
+      'repeated across `items` is a 400 `DUPLICATE_PRODUCT` (JSON Schema’s `uniqueItems` compares whole lines, so it cannot say this).',
     errors: { 400: ['UNKNOWN_CUSTOMER', 'UNKNOWN_PRODUCT', 'DUPLICATE_PRODUCT', 'AMOUNT_TOO_LARGE'], 409: ['INSUFFICIENT_STOCK', 'PRODUCT_UNAVAILABLE'] },
   },
   'GET /api/orders': { summary: 'List orders', errors: { 400: ['INVALID_CURSOR'] } },

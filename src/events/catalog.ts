@@ -11,6 +11,7 @@ import {
   OrderPaidData,
   OrderShippedData,
 } from './schemas/commerce.ts'
+import { AppConfigUpdatedData, AppInstalledData, AppPermissionsUpdatedData, AppUninstalledData } from './schemas/app.ts'
 import { PluginTestData } from './schemas/plugin.ts'
 import { ProductCreatedData, ProductDeletedData, ProductUpdatedData } from './schemas/product.ts'
 
@@ -60,3 +61,15 @@ export const TEST_EVENT_TYPE = {
 
 const names = new Set<string>(EVENT_TYPES.map((e) => e.name))
 export const isEventName = (name: string): name is EventName => names.has(name)
+
+/**
+ * An app installation's lifecycle (src/installations/): delivered to the app
+ * concerned only, without any subscription; published and typed, not subscribable.
+ */
+export const APP_EVENT_TYPES = [
+  { name: 'app.installed', description: 'A store installed the app', available: true, data: AppInstalledData },
+  { name: 'app.config_updated', description: 'A store changed the app’s config', available: true, data: AppConfigUpdatedData },
+  { name: 'app.permissions_updated', description: 'The installation moved to a version with other permissions', available: true, data: AppPermissionsUpdatedData },
+  { name: 'app.uninstalled', description: 'A store uninstalled the app', available: true, data: AppUninstalledData },
+] as const satisfies readonly EventType[]
+export type AppEventName = (typeof APP_EVENT_TYPES)[number]['name']

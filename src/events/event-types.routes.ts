@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { EVENT_TYPES, TEST_EVENT_TYPE, type EventType } from './catalog.ts'
+import { APP_EVENT_TYPES, EVENT_TYPES, TEST_EVENT_TYPE, type EventType } from './catalog.ts'
 import { EventEnvelope } from './schemas/envelope.ts'
 
 const EventTypeResponse = Type.Object({
@@ -24,7 +24,11 @@ const published = (e: EventType, subscribable: boolean) => ({
 const eventTypeRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const body = {
     envelope: EventEnvelope,
-    event_types: [...EVENT_TYPES.map((e) => published(e, true)), published(TEST_EVENT_TYPE, false)],
+    event_types: [
+      ...EVENT_TYPES.map((e) => published(e, true)),
+      published(TEST_EVENT_TYPE, false),
+      ...APP_EVENT_TYPES.map((e) => published(e, false)),
+    ],
   }
   app.get(
     '/api/event-types',

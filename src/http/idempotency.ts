@@ -10,9 +10,9 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
  * with its process (its response was never stored), and a retry may run again.
  */
 const ABANDONED_AFTER_MS = 60 * 1000
-const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/
 /** Shown once and never stored in plain text: a replayed response omits them. */
-const ONCE_ONLY_FIELDS = ['secret', 'key']
+export const ONCE_ONLY_FIELDS = ['secret', 'key']
 
 function storable(payload: unknown): string {
   const text = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : ''
@@ -54,8 +54,9 @@ export const idempotency = fp(
 
     app.addHook('preHandler', async (request, reply) => {
       const key = request.headers['idempotency-key']
-      if (request.method !== 'POST' || key === undefined) return
-      if (typeof key !== 'string' || !KEY_PATTERN.test(key)) {
+      // keys are kept per tenant: a route whose caller is a developer or an app (src/apps/) has none, and is not replayed
+      if (request.method !== 'POST' || key === undefined || request.routeOptions.config?.principal) return
+      if (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key)) {
         throw new ValidationError('INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key must be 1-255 printable ASCII characters')
       }
       const hash = createHash('sha256')

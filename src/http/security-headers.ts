@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 /** For JSON: nothing may load, run or frame. A route serving HTML sets its own (see below). */
 export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
-const HEADERS: Record<string, string> = {
+export const SECURITY_HEADERS: Record<string, string> = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
   'referrer-policy': 'no-referrer',
@@ -28,7 +28,7 @@ declare module 'fastify' {
 export const securityHeaders = fp(
   async (app) => {
     app.addHook('onSend', async (request, reply) => {
-      for (const [name, value] of Object.entries(HEADERS)) {
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
         if (!reply.hasHeader(name)) reply.header(name, value)
       }
       if (!reply.hasHeader('content-security-policy')) {

@@ -1,13 +1,14 @@
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { UnauthorizedError } from '../errors.ts'
+import { UnauthorizedError, type AppError } from '../errors.ts'
 import { findKey, type KeyIdentity } from '../keys/api-key.repository.ts'
+import { isAccessToken, resolveAccessToken } from '../installations/access-token.ts'
 
 /** The tenant of requests without a key while AUTH=off (the spec's examples). */
 export const DEFAULT_TENANT = '11111111-1111-1111-1111-111111111111'
 
 /** Routes anyone may call: a load balancer's probe carries no key. */
-export const PUBLIC_URLS = new Set(['/health'])
+export const PUBLIC_URLS = new Set(['/health', '/health/ready'])
 
 /** Longer than any key we issue; refused before hashing it. */
 const MAX_AUTHORIZATION_LENGTH = 512
@@ -17,18 +18,20 @@ declare module 'fastify' {
     /** the key the request presented, when it presented a valid one */
     apiKey: KeyIdentity | null
     /** why the request is refused, decided in onRequest and raised in preParsing (see below) */
-    authFailure: UnauthorizedError | null
+    authFailure: AppError | null
   }
   interface FastifyContextConfig {
     /** `true`: no key needed (health probes, the dashboard's page itself) */
     public?: boolean
+    /** not a store's route: a developer key or an app's own credentials, checked by the route (src/apps/) */
+    principal?: 'developer' | 'app'
   }
 }
 
 const missing = () => new UnauthorizedError('MISSING_API_KEY', 'An API key is required: send `Authorization: Bearer <key>`')
 const invalid = () => new UnauthorizedError('INVALID_API_KEY', 'The API key is invalid or has been revoked')
 
-function bearer(header: string): string | null {
+export function bearer(header: string): string | null {
   if (header.length > MAX_AUTHORIZATION_LENGTH) return null
   const match = /^Bearer +(\S+) *$/i.exec(header)
   return match?.[1] ?? null
@@ -55,16 +58,28 @@ export const tenant = fp(
     app.decorateRequest('tenantId', '')
     app.decorateRequest('apiKey', null)
     app.decorateRequest('authFailure', null)
+    app.decorateRequest('installation', null)
 
     app.addHook('onRequest', async (request, reply) => {
       request.tenantId = DEFAULT_TENANT
-      if (isPublic(request)) return
+      if (isPublic(request) || request.routeOptions.config?.principal) return
       const header = request.headers.authorization
       if (header === undefined) {
         if (required) request.authFailure = missing()
         return
       }
       const key = bearer(header)
+      // an app's installation access token: a store's tenant, within what the store granted (src/installations/)
+      if (key !== null && isAccessToken(key)) {
+        const grant = await resolveAccessToken(db, key)
+        if (grant instanceof Error) request.authFailure = grant
+        else {
+          request.installation = grant
+          request.tenantId = grant.tenantId
+          reply.header('vary', 'authorization')
+        }
+        return
+      }
       const identity = key === null ? undefined : await findKey(db, key)
       if (!identity) {
         request.authFailure = invalid()

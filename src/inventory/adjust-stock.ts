@@ -18,6 +18,9 @@ export interface StockCause {
 
 export type InventoryEventName = 'inventory.updated' | 'inventory.low' | 'inventory.out'
 
+/** Every event a change of stock may emit: what a write that moves stock declares to outboxTransaction. */
+export const INVENTORY_EVENTS: readonly InventoryEventName[] = ['inventory.updated', 'inventory.low', 'inventory.out']
+
 /**
  * Which inventory events a change from `old` to `next` units emits. Low is a
  * crossing (above the threshold before, at or below after), so it fires once

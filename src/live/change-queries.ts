@@ -89,35 +89,109 @@ export async function currentCursor(db: Database): Promise<{ delivery: number; a
   return rows[0]!
 }
 
+/** A write transaction in progress at a read: the delivery ids it may have drawn, still invisible, lie in (from, upTo]. */
+export interface PendingWriter {
+  /** its transaction id, 32-bit, as the rows' xmin shows it */
+  xid: string
+  from: number
+  upTo: number
+}
+
+/** What a read of new deliveries saw, in one snapshot. */
+export interface CreatedRead {
+  changes: LiveChange[]
+  /** the id to continue from */
+  cursor: number
+  /** the read stopped at `limit`: more is there */
+  more: boolean
+  /** the snapshot's xmax and in-progress transaction ids (xid8, as text) */
+  xmax: bigint
+  inProgress: bigint[]
+}
+
 /**
- * Deliveries created after `afterId`, of the given tenants, oldest first, and
- * the id to continue from: past other tenants' deliveries too, so that their
- * traffic is not scanned again by the next call.
+ * Deliveries of the given tenants that became visible since the last read, in
+ * one statement (one snapshot): those created after `afterId`, oldest first, and,
+ * for each write transaction that was still in progress at an earlier read, its
+ * deliveries in the id range it may have drawn from. Ids are drawn before commit,
+ * so a transaction that commits after a later one leaves its lower id behind the
+ * cursor; its rows are found again by their xmin. Returns the id to continue from
+ * (past other tenants' deliveries too, so their traffic is not scanned again) and
+ * the snapshot's transaction horizon, which tells the caller whom to keep watching.
  */
 export async function createdSince(
   db: Database,
   afterId: number,
   tenants: string[],
   limit: number,
-): Promise<{ changes: LiveChange[]; cursor: number }> {
-  const { rows } = await sql<Row & { newest: number }>`
-    with newest as (select coalesce(max(id), ${afterId}) as id from deliveries where id > ${afterId})
+  pending: PendingWriter[] = [],
+): Promise<CreatedRead> {
+  const { rows } = await sql<Row & { newest: number; xmax: string; xip: string[]; late: boolean | null }>`
+    with snap as materialized (select pg_current_snapshot() as s),
+    fresh as (
+      select d.id, false as late from deliveries d
+       where d.id > ${afterId} and d.tenant_id = any(${tenants}::uuid[])
+       order by d.id
+       limit ${limit}
+    ),
+    late as (
+      select d.id, true as late
+        from unnest(${pending.map((p) => p.xid)}::text[], ${pending.map((p) => p.from)}::bigint[], ${pending.map((p) => p.upTo)}::bigint[])
+             as w (xid, from_id, up_to)
+        join deliveries d on d.id > w.from_id and d.id <= w.up_to and d.xmin::text = w.xid
+       where d.tenant_id = any(${tenants}::uuid[])
+    )
+    select h.newest, h.xmax, h.xip, r.*
+      from (select coalesce((select max(id) from deliveries), ${afterId}) as newest,
+                   pg_snapshot_xmax(s)::text as xmax,
+                   array(select pg_snapshot_xip(s)::text) as xip
+              from snap) h
+      left join lateral (
+        select d.id, d.tenant_id, p.slug as plugin, e.type as event, d.status, d.attempts, d.created_at,
+               null as attempt_id, null as attempt, null as status_code, null as error, null as duration_ms, null as attempted_at,
+               x.late
+          from (select * from fresh union all select * from late) x
+          join deliveries d on d.id = x.id
+          join plugins p on p.id = d.plugin_id
+          join events e on e.id = d.event_id
+      ) r on true
+     order by r.id
+  `.execute(db)
+  const head = rows[0]!
+  const found = rows.filter((r) => r.id !== null)
+  const fresh = found.filter((r) => !r.late)
+  const cursor = fresh.length === limit ? fresh[fresh.length - 1]!.id : Math.max(afterId, Number(head.newest))
+  return {
+    changes: found.map((r) => toChange(r, 'created', false)),
+    cursor,
+    more: fresh.length === limit,
+    xmax: BigInt(head.xmax),
+    inProgress: head.xip.map((x) => BigInt(x)),
+  }
+}
+
+/**
+ * Outcomes (attempts) of the given tenants recorded after attempt `afterId`,
+ * oldest first: what the hub missed while its LISTEN connection was down.
+ */
+export async function attemptsSince(db: Database, afterId: number, tenants: string[], limit: number): Promise<LiveChange[]> {
+  const { rows } = await sql<Row>`
     select d.id, d.tenant_id, p.slug as plugin, e.type as event, d.status, d.attempts, d.created_at,
-           null as attempt_id, null as attempt, null as status_code, null as error, null as duration_ms, null as attempted_at,
-           (select id from newest) as newest
-      from deliveries d
+           a.id as attempt_id, a.attempt, a.status_code, a.error, a.duration_ms, a.created_at as attempted_at
+      from delivery_attempts a
+      join deliveries d on d.id = a.delivery_id
       join plugins p on p.id = d.plugin_id
       join events e on e.id = d.event_id
-     where d.id > ${afterId} and d.tenant_id = any(${tenants}::uuid[])
-     order by d.id
+     where a.id > ${afterId} and d.tenant_id = any(${tenants}::uuid[])
+     order by a.id
      limit ${limit}
   `.execute(db)
-  const changes = rows.map((r) => toChange(r, 'created', false))
-  if (rows.length === limit) return { changes, cursor: rows[rows.length - 1]!.id }
-  if (rows.length > 0) return { changes, cursor: Math.max(afterId, rows[0]!.newest) }
-  const { rows: newest } = await sql<{ id: number }>`select coalesce(max(id), ${afterId}) as id from deliveries`.execute(db)
-  return { changes, cursor: Math.max(afterId, newest[0]!.id) }
+  return rows.map((r) => toChange(r, outcomeOf(r), true))
 }
+
+/** An attempt's outcome is not stored as such: ok, or the delivery's final failure, or a failure retried. */
+const outcomeOf = (r: Row): ChangeKind =>
+  r.error === null ? 'sent' : r.attempt !== null && r.attempt >= r.attempts && r.status === 'failed' ? 'failed' : 'retry'
 
 /** The deliveries named by notifications, each with its latest attempt, reported as the change the writer named. */
 export async function readChanges(db: Database, changes: { id: number; kind: ChangeKind }[], tenants: string[]): Promise<LiveChange[]> {
@@ -182,12 +256,9 @@ export async function changesSince(
     `.execute(db),
   ])
   const truncated = created.rows.length > limit || attempted.rows.length > limit
-  // an attempt's outcome is not stored as such: ok, or the delivery's final failure, or a failure retried
-  const outcome = (r: Row): ChangeKind =>
-    r.error === null ? 'sent' : r.attempt !== null && r.attempt >= r.attempts && r.status === 'failed' ? 'failed' : 'retry'
   const changes = [
     ...created.rows.map((r) => toChange(r, 'created', false)),
-    ...attempted.rows.map((r) => toChange(r, outcome(r), true)),
+    ...attempted.rows.map((r) => toChange(r, outcomeOf(r), true)),
   ].sort((a, b) => a.data.at.localeCompare(b.data.at) || rank(a) - rank(b))
   return { changes: changes.slice(0, limit), truncated }
 }

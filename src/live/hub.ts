@@ -4,13 +4,29 @@ import type { Database } from '../db/database.ts'
 import { DELIVERY_CHANNEL } from '../outbox/emit.ts'
 import { reconnectDelayMs } from '../relay/listener.ts'
 import { CHANGES_CHANNEL, parseChanges, type Change } from './changes.ts'
-import { createdSince, currentCursor, readChanges, type ChangeFilter, type LiveChange } from './change-queries.ts'
+import { attemptsSince, createdSince, currentCursor, readChanges, type ChangeFilter, type CreatedRead, type LiveChange } from './change-queries.ts'
 
 // pg-listen is CommonJS; under NodeNext its callable export sits on .default
 const createSubscriber = pgListen.default
 
+/** names the hub's connection in pg_stat_activity, for operators (and the outage test) */
+export const LIVE_STREAM_APPLICATION_NAME = 'bettercallsold-live-stream'
+
 /** Rows read per query; a burst larger than this is read in several. */
 const BATCH = 500
+/**
+ * A write transaction already in progress when the hub started watching may have
+ * drawn delivery ids up to this far below the cursor; one that stays open longer
+ * than it takes the platform to create this many deliveries is watched over the
+ * newest this-many ids only.
+ */
+const LOOKBACK_IDS = 10_000
+
+interface Watched {
+  xid8: bigint
+  from: number
+  upTo: number
+}
 
 interface Client {
   filter: ChangeFilter
@@ -32,6 +48,17 @@ export class ChangeHub {
   private started: Promise<void> | undefined
   /** the newest delivery id announced as created; null while nobody listens */
   private createdCursor: number | null = null
+  /**
+   * Write transactions in progress at the last read, by 32-bit xid: ids are drawn
+   * before commit, so one that commits after a later one has left rows behind the
+   * cursor; they are read again by xmin until the transaction has ended.
+   */
+  private watched = new Map<string, Watched>()
+  private lastXmax: bigint | null = null
+  /** the newest attempt id announced (live or caught up): where the catch-up after a reconnect starts */
+  private attemptMark = 0
+  private catchUpOutcomes = false
+  private connectedOnce = false
   private pending: Change[] = []
   private lookForCreated = false
   private working: Promise<void> | undefined
@@ -56,8 +83,17 @@ export class ChangeHub {
     this.clients.add(client)
     try {
       await this.start()
-      // the first client after a quiet spell: creations start counting from now
-      this.createdCursor ??= (await currentCursor(this.db)).delivery
+      // the first client after a quiet spell: creations start counting from now, and the
+      // transactions in progress now are watched, since they may commit ids below it
+      if (this.createdCursor === null) {
+        const now = await currentCursor(this.db)
+        this.attemptMark = now.attempt
+        this.watched.clear()
+        this.lastXmax = null
+        const read = await createdSince(this.db, now.delivery, [], 1)
+        this.createdCursor = read.cursor
+        this.watch(read, read.cursor)
+      }
     } catch (error) {
       this.clients.delete(client)
       throw error
@@ -85,14 +121,17 @@ export class ChangeHub {
   }
 
   private async connect(): Promise<void> {
+    // a first connect that fails leaves pg-listen reconnecting in the background: end that
+    // (or close what it gets), else each stream opened during an outage leaks a connection
+    let abandoned = false
     const subscriber = createSubscriber(
-      { connectionString: this.connectionString, query_timeout: 5000, keepAlive: true },
+      { connectionString: this.connectionString, query_timeout: 5000, keepAlive: true, application_name: LIVE_STREAM_APPLICATION_NAME },
       // keep the payload as text (pg-listen would JSON.parse it); never give up reconnecting
       // (throwing from retryInterval is the one way to end pg-listen's reconnect loop once closed)
       {
         parse: (payload: string) => payload,
         retryInterval: (n) => {
-          if (this.closed) throw new Error('live stream listener closed')
+          if (this.closed || abandoned) throw new Error('live stream listener closed')
           return reconnectDelayMs(n)
         },
         retryTimeout: 0,
@@ -109,19 +148,31 @@ export class ChangeHub {
       this.lookForCreated = true
       this.schedule()
     })
-    // notifications sent while reconnecting are lost; creations are caught up by cursor
+    // notifications sent while reconnecting are lost: creations are caught up by cursor,
+    // outcomes by the attempts recorded since the last one announced
     subscriber.events.on('connected', () => {
+      if (abandoned) return void subscriber.close().catch(() => {})
       this.lookForCreated = true
+      if (this.connectedOnce) this.catchUpOutcomes = true
+      this.connectedOnce = true
       this.schedule()
     })
-    subscriber.events.on('reconnect', (attempt) => this.log.warn({ attempt }, 'live stream listener lost its connection; reconnecting'))
+    subscriber.events.on('reconnect', (attempt) => {
+      if (!abandoned) this.log.warn({ attempt }, 'live stream listener lost its connection; reconnecting')
+    })
     subscriber.events.on('error', (error) => {
-      if (!this.closed) this.log.error({ err: error }, 'live stream listener error')
+      if (!this.closed && !abandoned) this.log.error({ err: error }, 'live stream listener error')
     })
     this.subscriber = subscriber
-    await subscriber.connect()
-    await subscriber.listenTo(CHANGES_CHANNEL)
-    await subscriber.listenTo(DELIVERY_CHANNEL)
+    try {
+      await subscriber.connect()
+      await subscriber.listenTo(CHANGES_CHANNEL)
+      await subscriber.listenTo(DELIVERY_CHANNEL)
+    } catch (error) {
+      abandoned = true
+      await subscriber.close().catch(() => {})
+      throw error
+    }
   }
 
   /** One reader at a time: notifications arriving meanwhile are folded into its next round. */
@@ -145,21 +196,56 @@ export class ChangeHub {
       const tenants = [...new Set([...this.clients].map((c) => c.filter.tenantId))]
       if (this.lookForCreated && this.createdCursor !== null) {
         this.lookForCreated = false
-        let read: { changes: LiveChange[]; cursor: number }
+        let read: CreatedRead
         do {
-          read = await createdSince(this.db, this.createdCursor, tenants, BATCH)
+          const before = this.createdCursor
+          read = await createdSince(this.db, before, tenants, BATCH, this.watchList())
           this.createdCursor = read.cursor
+          this.watch(read, before)
           this.fanOut(read.changes)
-        } while (read.changes.length === BATCH && !this.closed)
+        } while (read.more && !this.closed)
       }
       this.lookForCreated = false
+      if (this.catchUpOutcomes) {
+        this.catchUpOutcomes = false
+        let caught: LiveChange[]
+        do {
+          caught = await attemptsSince(this.db, this.attemptMark, tenants, BATCH)
+          this.fanOut(caught)
+        } while (caught.length === BATCH && !this.closed)
+      }
       const changes = this.pending.splice(0, BATCH)
       if (changes.length > 0) this.fanOut(await readChanges(this.db, changes, tenants))
     }
   }
 
+  private watchList(): { xid: string; from: number; upTo: number }[] {
+    return [...this.watched].map(([xid, w]) => ({ xid, from: w.from, upTo: w.upTo }))
+  }
+
+  /**
+   * After a read: a watched transaction that has ended has shown all its rows (the
+   * read returned them); one in progress may still commit ids up to the new cursor.
+   * A transaction that got its id after the previous read drew its delivery ids
+   * after it too, so above the cursor then (src/outbox/emit.ts draws ids only once
+   * the transaction has its id).
+   */
+  private watch(read: CreatedRead, cursorBefore: number): void {
+    const running = new Set(read.inProgress)
+    for (const [xid, w] of this.watched) if (w.xid8 < read.xmax && !running.has(w.xid8)) this.watched.delete(xid)
+    for (const xid8 of read.inProgress) {
+      const xid = (xid8 & 0xffffffffn).toString()
+      const known = this.watched.get(xid)
+      const from = known?.from ?? (this.lastXmax !== null && xid8 >= this.lastXmax ? cursorBefore : cursorBefore - LOOKBACK_IDS)
+      const upTo = Math.max(known?.upTo ?? 0, read.cursor)
+      this.watched.set(xid, { xid8, from: Math.max(from, upTo - LOOKBACK_IDS, 0), upTo })
+    }
+    this.lastXmax = read.xmax
+  }
+
   private fanOut(changes: LiveChange[]): void {
     for (const change of changes) {
+      if (change.attemptCursor !== null) this.attemptMark = Math.max(this.attemptMark, change.attemptCursor)
       for (const client of this.clients) {
         if (client.filter.tenantId !== change.tenantId) continue
         if (client.plugins.size > 0 && !client.plugins.has(change.data.plugin)) continue

@@ -2,12 +2,11 @@ import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { olderThan, pageOf, UUID } from '../db/keyset.ts'
 import type { Order, OrderItem, Product } from '../db/schema.ts'
-import { inTransaction } from '../db/transaction.ts'
 import { ConflictError, NotFoundError, ValidationError } from '../errors.ts'
-import { adjustStock } from '../inventory/adjust-stock.ts'
+import { adjustStock, INVENTORY_EVENTS } from '../inventory/adjust-stock.ts'
 import { InsufficientStockError } from '../inventory/insufficient-stock.ts'
 import { lockProducts } from '../inventory/lock-products.ts'
-import { emit, type Emitted } from '../outbox/emit.ts'
+import { emit, outboxTransaction, type Emitted } from '../outbox/emit.ts'
 import type { Written } from '../outbox/written.ts'
 import { checkAmount, fromCents, toCents } from './money.ts'
 import { orderEventData, type FullOrder } from './order.events.ts'
@@ -59,7 +58,7 @@ export async function createOrder(db: Database, tenantId: string, input: CreateO
   if (repeated) {
     throw new ValidationError('DUPLICATE_PRODUCT', `product ${repeated} is in more than one line; order it once with the total quantity`)
   }
-  return inTransaction(db, async (trx) => {
+  return outboxTransaction(db, tenantId, ['order.created', ...INVENTORY_EVENTS], async (trx) => {
     // key share: the customer cannot be deleted while their order is being placed
     const customer = await customerOf(trx, tenantId, input.customer_id).forKeyShare().executeTakeFirst()
     if (!customer) throw new ValidationError('UNKNOWN_CUSTOMER', `Customer '${input.customer_id}' not found`)
@@ -134,7 +133,8 @@ export async function transitionOrder(
 ): Promise<Written<FullOrder>> {
   if (!UUID.test(id)) throw new NotFoundError('Order', id)
   const rule = TRANSITIONS[action]
-  return inTransaction(db, async (trx) => {
+  const types = action === 'cancel' ? [rule.event, ...INVENTORY_EVENTS] : [rule.event]
+  return outboxTransaction(db, tenantId, types, async (trx) => {
     const before = await trx
       .selectFrom('orders')
       .selectAll()

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
+import { inTransaction } from '../db/transaction.ts'
 
 /** The channel relays LISTEN on. The payload is empty: a NOTIFY only says "look". */
 export const DELIVERY_CHANNEL = 'bcs_deliveries'
@@ -18,6 +19,61 @@ export function envelope(id: string, type: string, tenantId: string, timestamp: 
 }
 
 /**
+ * The one lock order of every write that can emit (issues 19 and 20):
+ *
+ *   1. the ordered plugins' turns, all of them, in plugin id order, first;
+ *   2. then the write's own rows (products in id order through lockProducts,
+ *      an order, a customer);
+ *   3. then emit(), which takes no lock it does not already hold.
+ *
+ * An ordered plugin's deliveries get their ids in commit order because a write
+ * holds the plugin's row lock (`for no key update`) from before it draws an id
+ * until it commits. Taken inside emit(), one event at a time, those locks came in
+ * an order that depended on the write: createOrder locked products and then emitted,
+ * cancel emitted and then locked products, and two ordered plugins with overlapping
+ * events were locked in the order of the events a write happened to record. Two
+ * writes holding one each and waiting for the other deadlocked (40P01, a 500).
+ * Taking every turn a write may need at its start, sorted, makes each write wait
+ * at its first statement or not at all.
+ *
+ * A write declares the event types it may emit; `emit` refuses a type that was
+ * not declared (a programming error, caught by test/lock-order.test.ts), so no
+ * write can take a turn in the middle of its transaction.
+ */
+export function outboxTransaction<T>(
+  db: Database,
+  tenantId: string,
+  types: readonly string[],
+  fn: (trx: Database) => Promise<T>,
+): Promise<T> {
+  return inTransaction(db, async (trx) => {
+    await takeOrderedTurns(trx, tenantId, types)
+    return fn(trx)
+  })
+}
+
+/** Event types whose turns each open transaction holds (the transaction object is the key). */
+const turnsTaken = new WeakMap<Database, Set<string>>()
+
+async function takeOrderedTurns(trx: Database, tenantId: string, types: readonly string[]): Promise<void> {
+  const taken = turnsTaken.get(trx) ?? new Set<string>()
+  turnsTaken.set(trx, taken)
+  const wanted = types.filter((t) => !taken.has(t))
+  if (wanted.length === 0) return
+  // rows are locked as the sort hands them out: in id order
+  await sql`
+    select p.id
+      from plugins p
+     where p.tenant_id = ${tenantId} and p.ordered
+       and p.status in ('active', 'paused')
+       and p.events && ${wanted}::text[]
+     order by p.id
+       for no key update
+  `.execute(trx)
+  for (const t of wanted) taken.add(t)
+}
+
+/**
  * Records an event and fans it out to every subscribed plugin of the tenant, in
  * one statement, inside the caller's transaction. The NOTIFY rides the same
  * transaction: Postgres sends it only on commit, and folds identical ones into
@@ -27,6 +83,9 @@ export function envelope(id: string, type: string, tenantId: string, timestamp: 
  * for the plugin to be resumed.
  */
 export async function emit(trx: Database, tenantId: string, type: string, data: unknown): Promise<Emitted> {
+  if (!turnsTaken.get(trx)?.has(type)) {
+    throw new Error(`emit('${type}') outside an outboxTransaction that declared it: the ordered plugins' turns must be taken first`)
+  }
   const eventId = randomUUID()
   const body = envelope(eventId, type, tenantId, new Date(), data)
   const { rows } = await sql<{ slug: string }>`
@@ -36,7 +95,9 @@ export async function emit(trx: Database, tenantId: string, type: string, data: 
     ),
     -- An ordered plugin's deliveries must get their ids in commit order: holding its
     -- row lock from before the insert until commit makes concurrent writes to it
-    -- take turns (only writes that reach an ordered plugin pay for this).
+    -- take turns (only writes that reach an ordered plugin pay for this). The write
+    -- took these locks at its start (outboxTransaction); here they are already held,
+    -- unless a plugin became ordered or subscribed since, which this still covers.
     ordered_turn as (
       select p.id
         from plugins p
@@ -54,6 +115,9 @@ export async function emit(trx: Database, tenantId: string, type: string, data: 
          and p.status in ('active', 'paused')
          and ${type}::text = any (p.events)
          and (not p.ordered or p.id in (select id from ordered_turn))
+         -- the transaction gets its id before it draws delivery ids (the filter runs before
+         -- the insert's defaults): the live stream finds ids committed late by it (src/live/hub.ts)
+         and pg_current_xact_id() is not null
       returning plugin_id
     )
     select p.slug, pg_notify(${DELIVERY_CHANNEL}, '')

@@ -3,7 +3,7 @@ import type { Database } from '../db/database.ts'
 import { inTransaction } from '../db/transaction.ts'
 import type { Plugin, PluginStatus, RetryPolicy } from '../db/schema.ts'
 import { UUID } from '../db/keyset.ts'
-import { ConflictError, NotFoundError, ValidationError } from '../errors.ts'
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.ts'
 import { unparkDeliveries } from '../relay/sql/unpark.ts'
 
 export interface PluginInput {
@@ -20,8 +20,19 @@ export interface PluginInput {
 
 export type PluginPatch = Partial<Omit<PluginInput, 'slug'>>
 
+// a retired plugin (an uninstalled app's) only finishes its last deliveries: it is no longer the store's to see or change
 const live = (db: Database, tenantId: string) =>
-  db.selectFrom('plugins').selectAll().where('tenant_id', '=', tenantId).where('status', '<>', 'deleted')
+  db.selectFrom('plugins').selectAll().where('tenant_id', '=', tenantId).where('status', '<>', 'deleted').where('retired_at', 'is', null)
+
+/**
+ * An app installation's plugin is the app's subscription: the store may pause and
+ * resume it, not reshape or delete it (uninstalling the app does that).
+ */
+function refuseForApp(plugin: Plugin, what: string): void {
+  if (plugin.app_installation_id) {
+    throw new ForbiddenError('APP_PLUGIN', `Plugin '${plugin.slug}' belongs to an app installation: ${what} (see /api/installations/${plugin.app_installation_id})`)
+  }
+}
 
 export async function insertPlugin(db: Database, tenantId: string, input: PluginInput): Promise<Plugin> {
   try {
@@ -113,6 +124,13 @@ export async function findPlugin(db: Database, tenantId: string, slug: string): 
   return plugin
 }
 
+/** A plugin whose signing secret the store may read or rotate: not an app's, which signs for every store the app is in. */
+export async function findOwnSigningPlugin(db: Database, tenantId: string, slug: string): Promise<Plugin> {
+  const plugin = await findPlugin(db, tenantId, slug)
+  refuseForApp(plugin, 'its signing secret is the app’s own')
+  return plugin
+}
+
 /**
  * Applies a partial update. Resuming a paused plugin makes its parked deliveries
  * due again in the same transaction.
@@ -121,6 +139,7 @@ export async function updatePlugin(db: Database, tenantId: string, slug: string,
   return inTransaction(db, async (trx) => {
     const before = await live(trx, tenantId).where('slug', '=', slug).forUpdate().executeTakeFirst()
     if (!before) throw new NotFoundError('Plugin', slug)
+    if (Object.keys(patch).some((field) => field !== 'status')) refuseForApp(before, 'only its status may change')
     const updated = await trx
       .updateTable('plugins')
       .set({
@@ -149,24 +168,30 @@ export async function updatePlugin(db: Database, tenantId: string, slug: string,
  * Deletes a plugin: nothing is delivered to it afterwards. The row stays (as
  * 'deleted') so the events log still names it; its undelivered deliveries end as
  * 'cancelled', and clearing their lease fences off any attempt still in flight.
+ *
+ * Deliveries are locked before the plugin row, the order the relay's outcome
+ * statement takes them in (src/relay/sql/record-outcomes.ts: a delivery, then its
+ * plugin's failure record): the other order deadlocked with a failed outcome.
  */
 export async function deletePlugin(db: Database, tenantId: string, slug: string): Promise<void> {
   await inTransaction(db, async (trx) => {
-    const deleted = await trx
-      .updateTable('plugins')
-      .set({ status: 'deleted' satisfies PluginStatus, updated_at: sql`now()` })
-      .where('tenant_id', '=', tenantId)
-      .where('slug', '=', slug)
-      .where('status', '<>', 'deleted')
-      .returning('id')
-      .executeTakeFirst()
-    if (!deleted) throw new NotFoundError('Plugin', slug)
+    const plugin = await findPlugin(trx, tenantId, slug)
+    refuseForApp(plugin, 'uninstall the app instead')
     await trx
       .updateTable('deliveries')
       .set({ status: 'cancelled', lease_id: null, updated_at: sql`now()` })
-      .where('plugin_id', '=', deleted.id)
+      .where('plugin_id', '=', plugin.id)
       .where('status', 'in', ['pending', 'retry'])
       .execute()
+    const deleted = await trx
+      .updateTable('plugins')
+      .set({ status: 'deleted' satisfies PluginStatus, updated_at: sql`now()` })
+      .where('id', '=', plugin.id)
+      .where('status', '<>', 'deleted')
+      .returning('id')
+      .executeTakeFirst()
+    // deleted by a concurrent request meanwhile
+    if (!deleted) throw new NotFoundError('Plugin', slug)
   })
 }
 

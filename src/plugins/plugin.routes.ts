@@ -2,8 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { leaseMs } from '../config.ts'
 import type { Plugin } from '../db/schema.ts'
 import { assertPluginBudget } from '../budgets/tenant-budgets.ts'
-import { ValidationError } from '../errors.ts'
-import { isEventName } from '../events/catalog.ts'
+import { AppError, ValidationError } from '../errors.ts'
+import { EVENT_TYPES, isEventName, TEST_EVENT } from '../events/catalog.ts'
 import { assertSafeWebhookUrl } from '../net/guard.ts'
 import { inTransaction } from '../db/transaction.ts'
 import { createSecret } from '../secrets/secret.repository.ts'
@@ -30,11 +30,22 @@ import {
 import { sendTestWebhook } from './plugin.test-delivery.ts'
 import { Type } from '@sinclair/typebox'
 
+/** Events a plugin may list; `plugin.test` is in the catalog but only sent by the test route, so it is named apart. */
 function checkEvents(events: string[] | undefined): void {
   const unknown = events?.filter((e) => !isEventName(e)) ?? []
-  if (unknown.length > 0) {
-    throw new ValidationError('UNKNOWN_EVENT', `Unknown event types: ${unknown.join(', ')} (see GET /api/event-types)`)
-  }
+  if (unknown.length === 0) return
+  const allowed = EVENT_TYPES.map((e) => e.name)
+  const details = unknown.map((e) => ({
+    field: `events[${events!.indexOf(e)}]`,
+    in: 'body',
+    problem: e === TEST_EVENT ? `${e} is not subscribable: it is sent only by POST /api/plugins/{slug}/test` : `${e} is not an event type`,
+    allowed,
+  }))
+  const message =
+    unknown.length === 1 && unknown[0] === TEST_EVENT
+      ? `${TEST_EVENT} is not subscribable: it is sent only by POST /api/plugins/{slug}/test (see GET /api/event-types)`
+      : `Unknown event types: ${unknown.join(', ')} (see GET /api/event-types)${unknown.includes(TEST_EVENT) ? `; ${TEST_EVENT} is not subscribable` : ''}`
+  throw new AppError(400, 'UNKNOWN_EVENT', message, { details })
 }
 
 /** Slugs that are paths of their own under /api/plugins/. */
@@ -58,6 +69,7 @@ export function pluginJson(p: Plugin) {
     metadata: p.metadata,
     retry_policy: p.retry_policy as Record<string, unknown> | null,
     ordered: p.ordered,
+    app_installation_id: p.app_installation_id,
     disabled_reason: p.disabled_reason,
     disabled_at: p.disabled_at?.toISOString() ?? null,
     created_at: p.created_at.toISOString(),

@@ -80,6 +80,9 @@ export const PluginResponse = Type.Object({
   metadata: Type.Record(Type.String(), Type.Unknown()),
   retry_policy: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
   ordered: Type.Boolean(),
+  app_installation_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+    description: 'Set when the plugin is an installed app’s subscription: the store may pause it, not change or delete it',
+  }),
   disabled_reason: Type.Union([Type.String(), Type.Null()], { description: 'why the plugin was disabled (410 Gone, repeated failures)' }),
   disabled_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
   created_at: Type.String({ format: 'date-time' }),

@@ -1,10 +1,9 @@
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { encodeCursor, olderThan, pageOf, UUID } from '../db/keyset.ts'
-import { inTransaction } from '../db/transaction.ts'
 import type { Product } from '../db/schema.ts'
 import { NotFoundError, ValidationError } from '../errors.ts'
-import { emit, type Emitted } from '../outbox/emit.ts'
+import { emit, outboxTransaction, type Emitted } from '../outbox/emit.ts'
 import { productEventData } from './product.events.ts'
 import type { CreateProductBody, UpdateProductBody } from './product.schemas.ts'
 
@@ -28,7 +27,7 @@ function byId(db: Database, tenantId: string, id: string) {
 /** Each write and its event commit together: the outbox. */
 export async function createProduct(db: Database, tenantId: string, input: CreateProductBody): Promise<Written<Product>> {
   checkPrice(input.price)
-  return inTransaction(db, async (trx) => {
+  return outboxTransaction(db, tenantId, ['product.created'], async (trx) => {
     const product = await trx
       .insertInto('products')
       .values({ tenant_id: tenantId, ...input })
@@ -46,7 +45,7 @@ export async function updateProduct(
   patch: UpdateProductBody,
 ): Promise<Written<Product>> {
   checkPrice(patch.price)
-  return inTransaction(db, async (trx) => {
+  return outboxTransaction(db, tenantId, ['product.updated'], async (trx) => {
     const before = await byId(trx, tenantId, id).forUpdate().executeTakeFirst()
     if (!before) throw new NotFoundError('Product', id)
     const product = await trx
@@ -64,7 +63,7 @@ export async function updateProduct(
 }
 
 export async function deleteProduct(db: Database, tenantId: string, id: string): Promise<Written<Product>> {
-  return inTransaction(db, async (trx) => {
+  return outboxTransaction(db, tenantId, ['product.deleted'], async (trx) => {
     if (!UUID.test(id)) throw new NotFoundError('Product', id)
     const product = await trx
       .deleteFrom('products')

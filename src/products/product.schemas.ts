@@ -5,7 +5,7 @@ const StringList = Type.Array(Type.String({ maxLength: 2048 }), { maxItems: 100 
 const fields = {
   name: Type.String({ minLength: 1, maxLength: 255 }),
   description: Type.Union([Type.String({ maxLength: 10_000 }), Type.Null()]),
-  price: Type.Number({ minimum: 0, maximum: 999_999_999_999 }),
+  price: Type.Number({ minimum: 0, maximum: 999_999_999_999, description: 'At most two decimals (cents): 19.999 is refused with INVALID_PRICE' }),
   status: Type.Union([Type.Literal('active'), Type.Literal('draft'), Type.Literal('archived')]),
   images: StringList,
   tags: StringList,

@@ -472,6 +472,66 @@ export interface PluginTestData {
   message: string
 }
 
+/** app.installed: a store installed the app */
+export interface AppInstalledData {
+  /** The installation: the id to ask access tokens for; format: uuid */
+  installation_id: string
+  /** The store that installed the app; format: uuid */
+  tenant_id: string
+  /** The app’s slug */
+  app: string
+  /** The app version the installation runs */
+  version: string
+  /** The permissions the store granted */
+  permissions: Array<string>
+  /** The installation’s config, defaults applied; writeOnly values as `bcs_enc_v1:…`, encrypted for the app (see docs/apps.md) */
+  config: {
+    [key: string]: unknown
+  }
+}
+
+/** app.config_updated: the store changed the installation’s config */
+export interface AppConfigUpdatedData {
+  /** The installation: the id to ask access tokens for; format: uuid */
+  installation_id: string
+  /** The store that installed the app; format: uuid */
+  tenant_id: string
+  /** The app’s slug */
+  app: string
+  /** The app version the installation runs */
+  version: string
+  /** The installation’s config, defaults applied; writeOnly values as `bcs_enc_v1:…`, encrypted for the app (see docs/apps.md) */
+  config: {
+    [key: string]: unknown
+  }
+}
+
+/** app.permissions_updated: the installation moved to a version with other permissions */
+export interface AppPermissionsUpdatedData {
+  /** The installation: the id to ask access tokens for; format: uuid */
+  installation_id: string
+  /** The store that installed the app; format: uuid */
+  tenant_id: string
+  /** The app’s slug */
+  app: string
+  /** The app version the installation runs */
+  version: string
+  /** The permissions the store granted */
+  permissions: Array<string>
+  /** What was granted before */
+  previous_permissions: Array<string>
+}
+
+/** app.uninstalled: the store uninstalled the app; its tokens no longer work */
+export interface AppUninstalledData {
+  /** The installation: the id to ask access tokens for; format: uuid */
+  installation_id: string
+  /** The store that installed the app; format: uuid */
+  tenant_id: string
+  /** The app’s slug */
+  app: string
+}
+
 /** Every event type a plugin can receive, and the type of its `data`. */
 export type EventDataMap = {
   /** A new product was added */
@@ -502,4 +562,12 @@ export type EventDataMap = {
   'inventory.updated': InventoryUpdatedData
   /** A connectivity test (POST /api/plugins/:slug/test); sent to any plugin, whatever its events */
   'plugin.test': PluginTestData
+  /** A store installed the app */
+  'app.installed': AppInstalledData
+  /** A store changed the app’s config */
+  'app.config_updated': AppConfigUpdatedData
+  /** The installation moved to a version with other permissions */
+  'app.permissions_updated': AppPermissionsUpdatedData
+  /** A store uninstalled the app */
+  'app.uninstalled': AppUninstalledData
 }

@@ -1,4 +1,4 @@
-// Receiver SDK for plugin authors: `bettercallsold-plugins/receiver`.
+// Receiver SDK for plugin authors: `bettercallsold-plugins-sdk/receiver` (sdk/package.json).
 //
 // Verifies Standard Webhooks signatures (https://www.standardwebhooks.com/)
 // on deliveries from BetterCallSold. Published on its own, so it depends on
@@ -8,7 +8,7 @@
 // shared helper would hide. Erasable TypeScript only, so the file can also run
 // under Node's type stripping.
 
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto'
 import type { EventDataMap } from './events.ts'
 
 // The data type of every event in the catalog, generated from the server's own
@@ -215,4 +215,21 @@ function header(headers: WebhookHeaders, name: string): string {
   if (Array.isArray(value)) value = name === 'webhook-signature' ? value.join(' ') : value[0]
   if (!value) throw new WebhookHeaderError(name)
   return value
+}
+
+/**
+ * Opens a sealed config value of an app installation (`bcs_enc_v1:…`, the
+ * `writeOnly` values of `app.installed` and `app.config_updated`) with the app's
+ * signing secret. They are sealed so that the store's events log, which shows
+ * event bodies, never shows them. Throws when the value was not sealed for this secret.
+ */
+export function openSealedValue(signingSecret: string, sealed: string): unknown {
+  const prefix = 'bcs_enc_v1:'
+  if (!sealed.startsWith(prefix)) throw new Error('not a sealed value (expected bcs_enc_v1:…)')
+  const secret = Buffer.from(signingSecret.startsWith('whsec_') ? signingSecret.slice(6) : signingSecret, 'base64')
+  const key = createHmac('sha256', secret).update('bcs-sealed-config-v1').digest()
+  const raw = Buffer.from(sealed.slice(prefix.length), 'base64url')
+  const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12))
+  decipher.setAuthTag(raw.subarray(12, 28))
+  return JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8'))
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import type pg from 'pg'
 import type { Config } from '../config.ts'
@@ -113,8 +114,19 @@ export class Dispatcher {
     return this.client.post(row.webhook_url, headers, row.body, signal)
   }
 
-  async close(): Promise<void> {
-    await this.recorder.drain()
+  /**
+   * Writes what is queued, for at most `graceMs` (a database that is gone must not
+   * hold shutdown): then what is left is dropped, and those deliveries are
+   * delivered again when their lease runs out.
+   */
+  async close(graceMs = 5000): Promise<void> {
+    const timer = new AbortController()
+    const drained = await Promise.race([
+      this.recorder.drain().then(() => true),
+      sleep(graceMs, false, { signal: timer.signal }).catch(() => false),
+    ])
+    timer.abort()
+    if (!drained) this.recorder.abandon()
     this.client.close()
   }
 }

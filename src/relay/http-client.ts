@@ -14,12 +14,22 @@ export interface Outcome {
   retryAfterMs?: number
 }
 
-/** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
+/** RFC 9110 §5.6.7's IMF-fixdate, the one HTTP-date form a sender may generate: `Sun, 06 Nov 1994 08:49:37 GMT`. */
+const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/
+
+/**
+ * Retry-After is either delay-seconds (digits only) or a future HTTP date (RFC 9110
+ * §10.2.3). Anything else is ignored (undefined), never read as "retry now":
+ * `Date.parse` would take "-1", "1.5" or "0x10" as dates, and a date in the past
+ * says nothing about when to come back. The caller floors and caps the result.
+ */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000
-  const at = Date.parse(value)
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
+  const text = value?.trim()
+  if (!text || text.length > 64) return undefined
+  if (/^\d+$/.test(text)) return Number(text) * 1000
+  if (!IMF_FIXDATE.test(text)) return undefined
+  const at = Date.parse(text)
+  return Number.isNaN(at) || at <= now ? undefined : at - now
 }
 
 export interface WebhookClientOptions {

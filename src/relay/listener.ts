@@ -40,6 +40,9 @@ export function listen(options: {
 
   const connect = async (attempt: number): Promise<void> => {
     if (closed) return
+    // a subscriber whose first connect failed is replaced by a new one, but pg-listen has
+    // already begun reconnecting it in the background: this ends that, or closes what it gets
+    let abandoned = false
     const current = createSubscriber(
       // query_timeout: the periodic check fails instead of hanging on a half-open socket
       {
@@ -54,7 +57,7 @@ export function listen(options: {
         // the one way to end it, so a listener closed while the database is down lets the
         // process exit
         retryInterval: (n) => {
-          if (closed) throw new Error('relay listener closed')
+          if (closed || abandoned) throw new Error('relay listener closed')
           return reconnectDelayMs(n)
         },
         retryTimeout: 0,
@@ -62,10 +65,12 @@ export function listen(options: {
       },
     )
     current.events.on('connected', () => {
+      if (abandoned) return void current.close().catch(() => {})
       connected = true
       onWake()
     })
     current.events.on('reconnect', (n) => {
+      if (abandoned) return
       if (n === 1) {
         reconnects++
         listenerReconnects.inc()
@@ -74,7 +79,7 @@ export function listen(options: {
       log.warn({ attempt: n }, 'relay listener lost its connection; reconnecting')
     })
     current.events.on('error', (error) => {
-      if (!closed) log.error({ err: error }, 'relay listener error')
+      if (!closed && !abandoned) log.error({ err: error }, 'relay listener error')
     })
     current.notifications.on(channel, () => onWake())
     subscriber = current
@@ -83,6 +88,7 @@ export function listen(options: {
       await current.listenTo(channel)
     } catch (error) {
       connected = false
+      abandoned = true
       await current.close().catch(() => {})
       if (closed) return
       const delay = reconnectDelayMs(attempt)

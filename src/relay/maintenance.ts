@@ -4,8 +4,12 @@ import { unparkDeliveries } from './sql/unpark.ts'
 
 /** Rows deleted per statement: small, so retention never holds long locks or bloats one transaction. */
 const RETENTION_BATCH = 1000
-/** At most this many batches per run; the next run (a minute later) goes on. */
-const RETENTION_BATCHES_PER_RUN = 50
+/**
+ * A run deletes for at most this long; the next run (a minute later) goes on. Each
+ * batch is its own short transaction, so a backlog of millions of settled rows is
+ * worked off in bounded steps beside the deliveries, never in one long lock.
+ */
+const RETENTION_RUN_MS = 20_000
 
 export interface MaintenanceResult {
   unparked: number
@@ -20,8 +24,10 @@ export interface MaintenanceResult {
  * - deliveries parked while their plugin was paused, whose plugin is active again
  *   (a claim that raced the resume), become due;
  * - deliveries fanned out to a plugin while it was being deleted are cancelled;
+ * - retired plugins with nothing left to deliver become deleted;
  * - settled deliveries (sent, failed, cancelled) older than `retentionDays`, their
- *   attempts, and events no delivery refers to any more are deleted in small batches.
+ *   attempts, and events no delivery refers to any more are deleted in small batches;
+ *   never a delivery a relay holds (leased), whose outcome is still to be written.
  */
 export async function runMaintenance(db: Database, retentionDays: number): Promise<MaintenanceResult> {
   const unparked = await unparkDeliveries(db)
@@ -31,14 +37,25 @@ export async function runMaintenance(db: Database, retentionDays: number): Promi
       from plugins p
      where p.id = d.plugin_id and p.status = 'deleted' and d.status in ('pending', 'retry')
   `.execute(db)
+  // a retired plugin (an uninstalled app's) is deleted once it has delivered its last
+  // delivery, so the claim stops looking at it; plugins_retired holds the few there are
+  await sql`
+    update plugins p
+       set status = 'deleted', updated_at = now()
+     where p.retired_at is not null and p.status <> 'deleted'
+       and not exists (select 1 from deliveries d where d.plugin_id = p.id and d.status in ('pending', 'retry'))
+  `.execute(db)
   let deliveriesDeleted = 0
   let eventsDeleted = 0
-  for (let batch = 0; batch < RETENTION_BATCHES_PER_RUN; batch++) {
+  const started = Date.now()
+  while (Date.now() - started < RETENTION_RUN_MS) {
     const deleted = await sql`
       delete from deliveries
        where id in (select id from deliveries
                      where status in ('sent', 'failed', 'cancelled')
                        and created_at < now() - ${retentionDays}::integer * interval '1 day'
+                       -- never one a relay holds: its outcome is still to be recorded
+                       and lease_id is null
                      order by created_at
                      limit ${RETENTION_BATCH}
                        for update skip locked)

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { leaseMs, type Config } from '../config.ts'
 import type { DatabaseHandle } from '../db/database.ts'
+import { isDatabaseUnavailable } from '../db/unavailable.ts'
 import { claimBatchSize } from '../metrics/process-metrics.ts'
 import { DELIVERY_CHANNEL } from '../outbox/emit.ts'
 import type { SecretCipher } from '../secrets/cipher.ts'
@@ -51,7 +52,12 @@ export class Relay {
   lastClaimError: string | null = null
   delivered = 0
 
-  private readonly inFlight = new Map<number, InFlight>()
+  /**
+   * Keyed by delivery and lease: a delivery whose lease ran out while its attempt
+   * was still being recorded can be claimed again by this same relay, and the two
+   * attempts must not overwrite (and then delete) each other's entry.
+   */
+  private readonly inFlight = new Map<string, InFlight>()
   private listener: Listener | undefined
   private loopDone: Promise<void> | undefined
   private wakeSleeper: (() => void) | undefined
@@ -141,8 +147,11 @@ export class Relay {
           // the database is away: back off instead of hot-looping, the poll resumes us
           failures++
           this.lastClaimError = (error as Error).message
-          this.log.error({ err: error }, 'relay could not claim deliveries')
-          await this.sleep(Math.min(this.config.RELAY_POLL_INTERVAL_MS, 100 * 2 ** failures))
+          const retryInMs = Math.min(this.config.RELAY_POLL_INTERVAL_MS, 100 * 2 ** failures)
+          // an outage is expected weather: one warn line per attempt, not a stack trace each
+          if (isDatabaseUnavailable(error)) this.log.warn({ error: this.lastClaimError, retryInMs }, 'relay could not claim deliveries: database unavailable')
+          else this.log.error({ err: error }, 'relay could not claim deliveries')
+          await this.sleep(retryInMs)
           continue
         }
       }
@@ -153,6 +162,7 @@ export class Relay {
   }
 
   private start1(row: Parameters<Dispatcher['deliver']>[0], leaseId: string): void {
+    const key = `${row.id}:${leaseId}`
     const done = this.dispatcher
       .deliver(row, leaseId, { signal: this.shutdown.signal })
       .then(({ status, delayMs }) => {
@@ -164,7 +174,7 @@ export class Relay {
       })
       .catch((error) => this.log.error({ err: error, delivery: row.id }, 'delivery crashed; its lease will expire and it will be retried'))
       .finally(() => {
-        this.inFlight.delete(row.id)
+        this.inFlight.delete(key)
         // refill in batches, not one claim per finished delivery: once a quarter of what
         // one claim may take has finished (or everything has). Not a share of the last
         // claim: after an empty claim that is 0, and every completion would claim.
@@ -172,7 +182,7 @@ export class Relay {
         const batch = Math.ceil(Math.min(this.config.RELAY_CONCURRENCY, this.config.PLUGIN_MAX_IN_FLIGHT) / 4)
         if (this.moreMayBeDue && (this.completedSinceClaim >= batch || this.inFlight.size === 0)) this.wake()
       })
-    this.inFlight.set(row.id, { id: row.id, leaseId, done })
+    this.inFlight.set(key, { id: row.id, leaseId, done })
   }
 
   /** Sleeps until `ms` pass or wake() is called. A plain timer: wakes are frequent, and an aborted signal costs an exception each. */

@@ -32,9 +32,9 @@ export function maxRetries(policy: RetryPolicy | null, config: PolicyConfig): nu
 /**
  * What follows an attempt. Any 2xx is sent. 410 Gone disables the plugin at once
  * (the delivery is kept and goes out if the plugin is enabled again). Otherwise a
- * retry while the policy has retries left: after the receiver's own Retry-After on
- * 429 and 503 (capped at RETRY_AFTER_MAX_MS), else after the plugin's schedule, else
- * after the default exponential backoff; then failed.
+ * retry while the policy has retries left: after the plugin's schedule, else after
+ * the default exponential backoff, or later if a 429's or 503's Retry-After asks
+ * for longer (capped at RETRY_AFTER_MAX_MS); then failed.
  */
 export function nextStep(
   outcome: Outcome,
@@ -49,13 +49,13 @@ export function nextStep(
     return { status: 'retry', delayMs: 0, disableReason: 'the endpoint answered 410 Gone' }
   }
   if (options.lastAttempt || attempt > maxRetries(policy, config)) return { status: 'failed', delayMs: 0, disableReason: null }
-  if (outcome.retryAfterMs !== undefined) {
-    return { status: 'retry', delayMs: Math.min(outcome.retryAfterMs, config.RETRY_AFTER_MAX_MS), disableReason: null }
-  }
   const scheduled = policy?.schedule_seconds?.[attempt - 1]
-  const delayMs =
+  const planned =
     scheduled !== undefined
       ? Math.round(scheduled * 1000 * (1 - SCHEDULE_JITTER + 2 * SCHEDULE_JITTER * random()))
       : retryDelayMs(attempt, config.WEBHOOK_RETRY_BASE_MS, random)
+  // a receiver's Retry-After may ask for more patience, never for less: the plan is its floor
+  const delayMs =
+    outcome.retryAfterMs !== undefined ? Math.max(planned, Math.min(outcome.retryAfterMs, config.RETRY_AFTER_MAX_MS)) : planned
   return { status: 'retry', delayMs: Math.min(delayMs, MAX_RETRY_DELAY_MS), disableReason: null }
 }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ValidationError } from '../errors.ts'
-import { findPlugin } from '../plugins/plugin.repository.ts'
+import { findOwnSigningPlugin } from '../plugins/plugin.repository.ts'
 import { SlugParams } from '../plugins/plugin.schemas.ts'
 import { InvalidSecretError } from '../webhooks/signature.ts'
 import { canonicalSecret, currentSecret, rotateSecret } from './secret.repository.ts'
@@ -26,7 +26,7 @@ const secretRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const db = database.db
 
   app.get('/api/plugins/:slug/secret', { schema: { params: SlugParams, response: { 200: SecretResponse } } }, async (request, reply) => {
-    const plugin = await findPlugin(db, request.tenantId, request.params.slug)
+    const plugin = await findOwnSigningPlugin(db, request.tenantId, request.params.slug)
     const secret = await currentSecret(db, cipher, plugin.id)
     return reply.header('cache-control', 'no-store').send({ secret })
   })
@@ -42,7 +42,7 @@ const secretRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const own = request.body.secret === undefined ? undefined : checkedSecret(request.body.secret)
-      const plugin = await findPlugin(db, request.tenantId, request.params.slug)
+      const plugin = await findOwnSigningPlugin(db, request.tenantId, request.params.slug)
       const rotated = await rotateSecret(db, cipher, plugin, config.SECRET_ROTATION_GRACE_MS, own)
       const previousExpiresAt = rotated.previousExpiresAt?.toISOString() ?? null
       request.log.info({ plugin: plugin.slug, previous_secret_expires_at: previousExpiresAt }, `🔑 Secret rotated for plugin: ${plugin.slug}`)

@@ -34,12 +34,22 @@ async function prepareTemplate(adminUrl: string): Promise<void> {
   await db.destroy()
 }
 
+/** Top-level entries of the developer's data folder: the run must add none (no secrets.key, no artifacts/). */
+const DEVELOPER_DATA = path.resolve('.data')
+const entries = (folder: string) => fs.readdir(folder).catch(() => [] as string[])
+const developerDataBefore = new Set(await entries(DEVELOPER_DATA))
+
+// everything the run writes lives here: the embedded PostgreSQL, and DATA_DIR for every server and CLI it starts
+const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bcs-test-'))
+await fs.chmod(dir, 0o755)
+const dataDir = path.join(dir, 'data')
+// screenshots and other artifacts, kept after the run (and replaced by the next one)
+const artifactsDir = path.join(os.tmpdir(), 'bettercallsold-test-artifacts')
+await fs.rm(artifactsDir, { recursive: true, force: true })
+
 let embedded: EmbeddedPostgres | undefined
-let dir: string | undefined
 let adminUrl = process.env.DATABASE_URL
 if (!adminUrl) {
-  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bcs-test-pg-'))
-  await fs.chmod(dir, 0o755)
   embedded = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), port: await freePort(), persistent: false })
   adminUrl = embedded.adminUrl
 }
@@ -47,7 +57,7 @@ await prepareTemplate(adminUrl)
 
 const tap = spawn(process.execPath, [path.resolve('node_modules/tap/dist/esm/run.mjs'), ...process.argv.slice(2)], {
   stdio: ['inherit', 'pipe', 'inherit'],
-  env: { ...process.env, TEST_PG_ADMIN_URL: adminUrl, TEST_PG_TEMPLATE: TEMPLATE, DATABASE_URL: '' },
+  env: { ...process.env, TEST_PG_ADMIN_URL: adminUrl, TEST_PG_TEMPLATE: TEMPLATE, DATABASE_URL: '', DATA_DIR: dataDir, TEST_ARTIFACTS_DIR: artifactsDir },
 })
 // pass tap's report through, and remember its summary line: `# { total: 9, pass: 8, fail: 1 }`
 let summary: { pass?: number; fail?: number } | undefined
@@ -62,9 +72,16 @@ tap.stdout.on('data', (chunk: Buffer) => {
   }
 })
 let code = await new Promise<number>((resolve) => tap.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))))
+const added = (await entries(DEVELOPER_DATA)).filter((name) => !developerDataBefore.has(name))
+if (added.length > 0) {
+  process.stdout.write(`\nnot ok - the run wrote into the developer's data folder ${DEVELOPER_DATA}: ${added.join(', ')}\n`)
+  summary = { pass: summary?.pass ?? 0, fail: (summary?.fail ?? 0) + 1 }
+  code ||= 1
+}
+if ((await entries(artifactsDir)).length > 0) process.stdout.write(`\ntest artifacts (screenshots): ${artifactsDir}\n`)
 // the plain closing line CI reads; a run that ran nothing is a failure
 process.stdout.write(`\ntests: ${summary?.pass ?? 0} passed, ${summary?.fail ?? 0} failed\n`)
 if (!summary?.pass) code ||= 1
 await embedded?.stop()
-if (dir) await fs.rm(dir, { recursive: true, force: true })
+await fs.rm(dir, { recursive: true, force: true })
 process.exit(code)

@@ -11,6 +11,8 @@ export function testConfig(database: TestDatabase, overrides: Partial<Record<key
     DATABASE_URL: database.url,
     HOST: '127.0.0.1',
     PORT: '0',
+    // the harness's temporary folder, never the developer's .data (secrets.key would land there)
+    DATA_DIR: process.env.DATA_DIR ?? '',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     WEBHOOK_TIMEOUT_MS: '2000',
     WEBHOOK_RETRY_BASE_MS: '50',

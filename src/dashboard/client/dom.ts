@@ -41,7 +41,19 @@ export function replace(parent: Element, ...children: Child[]): void {
   append(parent, children)
 }
 
-export const time = (iso: string | null): string => (iso ? new Date(iso).toLocaleTimeString([], { hour12: false }) : '—')
+const pad = (n: number) => String(n).padStart(2, '0')
+
+/**
+ * The one way the dashboard shows a moment, in the browser's time zone: `14:05:09`
+ * today, `2026-11-29 14:05:09` on another day. 24-hour, so it sorts as it reads.
+ */
+export function time(iso: string | null): string {
+  if (!iso) return '—'
+  const d = new Date(iso)
+  const clock = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`
+  const day = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`
+  return d.toDateString() === new Date().toDateString() ? clock : `${day} ${clock}`
+}
 
 export function ago(iso: string | null): string {
   if (!iso) return '—'

@@ -11,6 +11,8 @@ const STATS_AFTER_CHANGE_MS = 1000
 
 interface FeedItem {
   key: string
+  /** arrival order: among items of the same moment, the later one shows first */
+  seq: number
   deliveryId: number
   label: string
   plugin: string
@@ -28,6 +30,10 @@ const state = {
 }
 
 const authRequired = document.body.dataset.auth === 'required'
+const defaultTenant = document.body.dataset.defaultTenant ?? '<uuid>'
+/** set while the API wants a key this browser has not given: the panels say so instead of "Loading…" */
+let needsKey = false
+let seq = 0
 let stream: ReturnType<typeof follow> | undefined
 let statsTimer: number | undefined
 let started = false
@@ -61,17 +67,25 @@ function setStreamState(value: StreamState): void {
 
 // ---------------------------------------------------------------- API key
 
+const NEEDS_KEY = 'Needs an API key: paste one into the key field above.'
+
 function askForKey(message: string): void {
+  needsKey = true
   const banner = byId('auth-banner')
   banner.textContent = message
   banner.hidden = false
+  // a key the server refused although AUTH is off (another store's, revoked): the field is how to replace it
+  byId('key-form').hidden = false
   byId<HTMLInputElement>('key-input').focus()
+  renderPlugins()
+  renderFeed()
 }
 
 function onKeySubmit(event: Event): void {
   event.preventDefault()
   const input = byId<HTMLInputElement>('key-input')
   apiKey.set(input.value.trim())
+  needsKey = false
   byId('auth-banner').hidden = true
   input.value = ''
   input.placeholder = apiKey.get() ? 'API key saved' : 'API key'
@@ -91,6 +105,10 @@ function percent(rate: number | null): string {
 
 function renderPlugins(): void {
   const body = byId('plugins')
+  if (needsKey && state.plugins.length === 0) {
+    replace(body, h('tr', {}, h('td', { colspan: 9, class: 'empty needs-key' }, NEEDS_KEY)))
+    return
+  }
   if (state.plugins.length === 0) {
     replace(body, h('tr', {}, h('td', { colspan: 9, class: 'empty' }, 'No plugins yet: register one with POST /api/plugins (see the API docs).')))
     return
@@ -191,6 +209,7 @@ function addChange(change: DeliveryChange): void {
   if (state.feed.some((item) => item.key === key)) return
   state.feed.unshift({
     key,
+    seq: ++seq,
     deliveryId: change.delivery_id,
     label: change.change,
     plugin: change.plugin,
@@ -198,14 +217,20 @@ function addChange(change: DeliveryChange): void {
     at: change.at,
     detail: change.attempt ? outcomeOf(change.attempt.status_code, change.attempt.error, change.attempt.duration_ms) : '',
   })
+  sortFeed()
   state.feed.length = Math.min(state.feed.length, FEED_SIZE)
   renderFeed()
+}
+
+/** Newest first, by the moment of the change (not by when it reached this page), whatever its source. */
+function sortFeed(): void {
+  state.feed.sort((a, b) => Date.parse(b.at) - Date.parse(a.at) || b.seq - a.seq)
 }
 
 function renderFeed(): void {
   const list = byId('feed')
   if (state.feed.length === 0) {
-    replace(list, h('li', { class: 'empty' }, 'Waiting for deliveries… create a product or send a test.'))
+    replace(list, h('li', { class: needsKey ? 'empty needs-key' : 'empty' }, needsKey ? NEEDS_KEY : 'Waiting for deliveries… create a product or send a test.'))
     return
   }
   replace(
@@ -216,6 +241,7 @@ function renderFeed(): void {
         {
           'data-delivery': item.deliveryId,
           'data-change': item.label,
+          'data-at': item.at,
           class: state.selected === item.deliveryId ? 'selected' : '',
           tabindex: 0,
           onclick: () => void select(item.deliveryId),
@@ -242,6 +268,7 @@ async function loadRecent(): Promise<void> {
   const { events } = await api<{ events: Delivery[] }>('GET', `/api/plugins/events?${query}`)
   const recent: FeedItem[] = events.map((d) => ({
     key: `${d.id}:${d.status}:recent`,
+    seq: 0,
     deliveryId: d.id,
     label: d.status,
     plugin: d.plugin,
@@ -252,7 +279,9 @@ async function loadRecent(): Promise<void> {
   // changes that streamed in while this list was loading stay on top; the list adds what came before
   const live = state.feed.filter((item) => !item.key.endsWith(':recent'))
   const shown = new Set(live.map((item) => item.deliveryId))
-  state.feed = [...live, ...recent.filter((item) => !shown.has(item.deliveryId))].slice(0, FEED_SIZE)
+  state.feed = [...live, ...recent.filter((item) => !shown.has(item.deliveryId))]
+  sortFeed()
+  state.feed.length = Math.min(state.feed.length, FEED_SIZE)
   renderFeed()
 }
 
@@ -306,9 +335,9 @@ function renderDetail(d: DeliveryDetail): void {
       field('Event', d.event),
       field('Webhook id', d.webhook_id),
       field('Attempts', d.attempts),
-      field('Created', new Date(d.created_at).toLocaleString()),
-      field('Sent', d.sent_at ? new Date(d.sent_at).toLocaleString() : null),
-      field('Next attempt', d.next_attempt_at ? new Date(d.next_attempt_at).toLocaleString() : null),
+      field('Created', time(d.created_at)),
+      field('Sent', d.sent_at ? time(d.sent_at) : null),
+      field('Next attempt', d.next_attempt_at ? time(d.next_attempt_at) : null),
       field('Last error', d.last_error),
     ),
     h('h4', {}, 'Attempts'),
@@ -426,7 +455,7 @@ byId('feed-event').addEventListener('change', onFilterChange)
 byId<HTMLInputElement>('key-input').placeholder = apiKey.get() ? 'API key saved' : 'API key'
 renderFeed()
 if (authRequired && !apiKey.get()) {
-  askForKey('This server requires an API key: paste one (bin/admin keys create --tenant <uuid>).')
+  askForKey(`This server requires an API key: create one with bin/admin keys create --tenant ${defaultTenant} (the default store) and paste it here.`)
 } else {
   start()
 }

@@ -24,9 +24,9 @@ export interface DisablePolicy {
 }
 
 /**
- * Records a batch of outcomes in one statement: every attempt goes into
- * delivery_attempts, and each delivery moves on only if it still holds the lease
- * it was claimed with. A relay whose lease ran out (and whose delivery another
+ * Records a batch of outcomes in one statement: each delivery moves on, and its
+ * attempt goes into delivery_attempts, only if it still holds the lease it was
+ * claimed with. A relay whose lease ran out (and whose delivery another
  * relay has since claimed, or an operator cancelled) cannot overwrite the newer state.
  *
  * The same statement keeps each plugin's failure record: a delivery that ends
@@ -59,9 +59,13 @@ const text = `
      where d.id = o.id and d.lease_id = o.lease_id
     returning d.id, d.status, d.plugin_id
   ),
+  -- fenced like the update: only an outcome that still held its lease is logged. An
+  -- attempt whose lease was lost (or a batch written again after an ambiguous commit)
+  -- adds no second log line, and a delivery retention deleted meanwhile gets none
+  -- (its foreign key would refuse the whole batch).
   attempts as (
     insert into delivery_attempts (delivery_id, attempt, status_code, error, duration_ms)
-    select id, attempt, status_code, error, duration_ms from outcome
+    select o.id, o.attempt, o.status_code, o.error, o.duration_ms from outcome o join recorded r on r.id = o.id
   ),
   health as (
     select o.plugin_id,
