@@ -186,7 +186,6 @@ t.test('SECRETS_KEY: production requires it, and a key that cannot read the stor
     body: JSON.stringify(plugin('https://vault.example/hook')),
   })
   t.equal(created.status, 201)
-  await first.stop()
 
   await t.rejects(
     startService(testConfig(database, { SECRETS_KEY: newKey(), RELAY: 'off' }), silent),
@@ -256,7 +255,6 @@ t.test('a ciphertext moved to another plugin does not decrypt; secrets stored un
   t.equal(moved.status, 500, 'refused')
   t.notOk(JSON.stringify(moved.body).includes(secretA.slice(6)), "A's secret is not served")
   await sql`update plugin_secrets set plugin_id = ${a} where plugin_id = ${b}`.execute(database.db)
-  await first.stop()
 
   // rows written before binding: what an earlier version stored (v1, no associated data)
   const cipher = await loadSecretCipher(testConfig(database))
