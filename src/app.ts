@@ -13,6 +13,7 @@ import inventoryRoutes from './inventory/inventory.routes.ts'
 import type { AppContext } from './http/context.ts'
 import { rateLimits } from './http/rate-limit.ts'
 import { clientErrorHandler, MAX_HEADER_BYTES, requestLimits } from './http/request-limits.ts'
+import { originCheck } from './http/origin-check.ts'
 import { securityHeaders } from './http/security-headers.ts'
 import { tenant } from './http/tenant.ts'
 import { idempotency } from './http/idempotency.ts'
@@ -57,6 +58,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   // before the tenant hook: until the database is migrated, nothing may read it
   await app.register(startupGate)
   await app.register(tenant)
+  await app.register(originCheck)
   // installation access tokens reach only the routes, and permissions, their store granted
   await app.register(permissionHook)
   await app.register(rateLimits)

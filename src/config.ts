@@ -4,8 +4,15 @@ import path from 'node:path'
 
 export const SECOND = 1000
 export const MINUTE = 60 * SECOND
+export const HOUR = 60 * MINUTE
+export const DAY = 24 * HOUR
 
-const Int = (opts: { default: number; minimum?: number; maximum?: number; description: string }) =>
+/**
+ * Every number has both bounds: a value outside them stops the start with a
+ * message naming the setting. Durations stay far below 2^31 ms, which is where
+ * Node fires a timer at once and a PostgreSQL integer ends.
+ */
+const Int = (opts: { default: number; minimum?: number; maximum: number; description: string }) =>
   Type.Integer({ minimum: 0, ...opts })
 
 /**
@@ -38,6 +45,14 @@ export const ConfigSchema = Type.Object({
         '(a key, when given, is still checked). Default `required` in production, `off` elsewhere',
     }),
   ),
+  TRUSTED_HOSTS: Type.Optional(
+    Type.String({
+      maxLength: 2000,
+      description:
+        'With AUTH=off, the host names (comma-separated) a request without a key may address besides loopback ones: ' +
+        'others are refused (403 UNTRUSTED_HOST), which stops DNS rebinding. Set it to reach a keyless server by another name',
+    }),
+  ),
   AUTH_ALLOW_OFF_IN_PRODUCTION: Type.Boolean({
     default: false,
     description: 'Lets the server start in production with AUTH=off; without it, that is refused',
@@ -52,6 +67,7 @@ export const ConfigSchema = Type.Object({
   ),
   RATE_LIMIT_PER_MINUTE: Int({
     default: 6000,
+    maximum: 1_000_000,
     description: 'Requests per minute per API key (per client IP without a valid key); 0 turns the limit off',
   }),
   RELAY: Type.Union([Type.Literal('on'), Type.Literal('off')], {
@@ -70,16 +86,18 @@ export const ConfigSchema = Type.Object({
     maximum: 60 * MINUTE,
     description: 'Backoff base: retry n waits base × 4^(n-1), ±20 % jitter, at most a day',
   }),
-  WEBHOOK_MAX_RESPONSE_BYTES: Int({ default: 64 * 1024, minimum: 0, description: 'Bytes of a response read at most' }),
+  WEBHOOK_MAX_RESPONSE_BYTES: Int({ default: 64 * 1024, minimum: 0, maximum: 16 * 1024 * 1024, description: 'Bytes of a response read at most' }),
   RELAY_CONCURRENCY: Int({ default: 50, minimum: 1, maximum: 1000, description: 'Deliveries in flight per relay' }),
   RELAY_POLL_INTERVAL_MS: Int({
     default: 2 * SECOND,
     minimum: 10,
+    maximum: 10 * MINUTE,
     description: 'Fallback poll when no NOTIFY arrives (due retries, lost notifications)',
   }),
   RELAY_LEASE_MARGIN_MS: Int({
     default: 20 * SECOND,
     minimum: 100,
+    maximum: HOUR,
     description: 'A claim lasts WEBHOOK_TIMEOUT_MS plus this; then a crashed relay\'s deliveries are claimable again',
   }),
   PLUGIN_MAX_IN_FLIGHT: Int({
@@ -91,11 +109,13 @@ export const ConfigSchema = Type.Object({
   PLUGIN_DISABLE_AFTER_FAILURES: Int({
     default: 100,
     minimum: 1,
+    maximum: 1_000_000,
     description: 'A plugin whose last this-many deliveries all failed is disabled (0 retries left on each)',
   }),
   PLUGIN_DISABLE_AFTER_DAYS: Int({
     default: 5,
     minimum: 1,
+    maximum: 365,
     description: 'A plugin whose deliveries have all failed for this many days is disabled',
   }),
   RETRY_AFTER_MAX_MS: Int({
@@ -107,6 +127,7 @@ export const ConfigSchema = Type.Object({
   RETENTION_DAYS: Int({
     default: 30,
     minimum: 1,
+    maximum: 3650,
     description: 'Settled deliveries (sent, failed, cancelled) and their attempts are deleted after this many days',
   }),
   ANALYTICS: Type.Union([Type.Literal('on'), Type.Literal('off')], {
@@ -140,11 +161,13 @@ export const ConfigSchema = Type.Object({
   ALERT_BACKLOG_AFTER_MS: Int({
     default: 15 * MINUTE,
     minimum: SECOND,
+    maximum: 7 * DAY,
     description: 'Age of a plugin’s oldest due delivery that raises `plugin.backlog`',
   }),
   RELAY_SHUTDOWN_GRACE_MS: Int({
     default: 15 * SECOND,
     minimum: 0,
+    maximum: 10 * MINUTE,
     description: 'On SIGTERM, how long in-flight deliveries may finish',
   }),
   SECRETS_KEY: Type.Optional(
@@ -158,6 +181,7 @@ export const ConfigSchema = Type.Object({
   STREAM_HEARTBEAT_MS: Int({
     default: 15 * SECOND,
     minimum: 10,
+    maximum: 10 * MINUTE,
     description: 'How often the live event stream sends a heartbeat comment, so idle connections stay open through proxies',
   }),
   DATABASE_CONNECT_TIMEOUT_MS: Int({
@@ -179,9 +203,51 @@ export const ConfigSchema = Type.Object({
     description: 'At start, the database is tried again with exponential backoff up to this delay between attempts, for as long as it takes',
   }),
   SECRET_ROTATION_GRACE_MS: Int({
-    default: 24 * 60 * MINUTE,
+    default: DAY,
     minimum: 0,
+    maximum: 30 * DAY,
     description: 'After a secret rotation, how long the previous secret keeps signing alongside the new one',
+  }),
+  // Per-tenant budgets: no tenant may take what all share. Far above what a real store uses.
+  MAX_PLUGINS_PER_TENANT: Int({
+    default: 1000,
+    minimum: 1,
+    maximum: 1_000_000,
+    description: 'Plugins one tenant may have (deleted ones do not count); beyond it POST /api/plugins is a 403 PLUGIN_BUDGET_EXCEEDED',
+  }),
+  MAX_KEYS_PER_TENANT: Int({
+    default: 100,
+    minimum: 1,
+    maximum: 100_000,
+    description: 'Live API keys one tenant may hold (revoked ones do not count); beyond it POST /api/keys is a 403 KEY_BUDGET_EXCEEDED',
+  }),
+  MAX_STREAMS_PER_KEY: Int({
+    default: 20,
+    minimum: 1,
+    maximum: 10_000,
+    description: 'Live event streams open at once with one API key, per API process; beyond it a 429 STREAM_BUDGET_EXCEEDED',
+  }),
+  MAX_STREAMS_PER_TENANT: Int({
+    default: 100,
+    minimum: 1,
+    maximum: 100_000,
+    description: 'Live event streams open at once for one tenant, per API process; beyond it a 429 STREAM_BUDGET_EXCEEDED',
+  }),
+  MAX_LIST_RESPONSE_BYTES: Int({
+    default: 1024 * 1024,
+    minimum: 64 * 1024,
+    maximum: 64 * 1024 * 1024,
+    description:
+      'Bytes of payloads (events log) or of config and metadata (plugin list) one list response carries at most; ' +
+      'a page ends early rather than grow past it',
+  }),
+  MAX_INLINE_PAYLOAD_BYTES: Int({
+    default: 64 * 1024,
+    minimum: 1024,
+    maximum: 1024 * 1024,
+    description:
+      'An event payload larger than this is left out of the events log (`payload: null`, `payload_bytes`, `payload_url`); ' +
+      'GET /api/plugins/events/{id} returns it whole',
   }),
 })
 

@@ -1,15 +1,24 @@
 import pino, { type Logger } from 'pino'
 import type { Config } from './config.ts'
 
-/** Paths never written to the log, whatever object they appear in. */
+/** Request headers that carry credentials. */
+const CREDENTIAL_HEADERS = ['.authorization', '["proxy-authorization"]', '["x-api-key"]', '.cookie', '["set-cookie"]']
+
+/**
+ * Paths never written to the log, whatever object they appear in. Redaction
+ * paths cannot recurse, so every place a header set is known to land is listed:
+ * a request's, a response's, an error's (got's `err.options.headers`), and
+ * Node's `err.rawPacket`, the raw bytes of a request it could not parse (logged
+ * at LOG_LEVEL=debug), which hold every header as written.
+ */
 export const REDACT = [
-  'req.headers.authorization',
-  'req.headers["x-api-key"]',
+  // headers, *.headers (req, res, err, …) and the nested places an HTTP client error keeps them
+  ...['', '*.', '*.options.', '*.request.', '*.response.', '*.config.'].flatMap((at) => CREDENTIAL_HEADERS.map((h) => `${at}headers${h}`)),
+  'rawPacket',
+  '*.rawPacket',
   // API keys, wherever a header set or a created key is logged
   'authorization',
   '*.authorization',
-  'headers.authorization',
-  '*.headers.authorization',
   'key',
   '*.key',
   'api_key',

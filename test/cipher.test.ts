@@ -116,3 +116,16 @@ t.test('loadSecretsKey in development refuses a corrupt key file', async (t) => 
   await writeFile(join(dataDir, 'secrets.key'), randomBytes(32).toString('hex'))
   t.equal((await loadSecretsKey({ dataDir, production: false })).length, 32, 'hex key file accepted')
 })
+
+t.test('a value bound to a context (AES-GCM associated data) decrypts with that context only', async (t) => {
+  const cipher = createCipher(randomBytes(32))
+  const bound = cipher.encrypt(SECRET, 'plugin_secrets:a')
+  t.match(bound, /^v2:/)
+  t.equal(cipher.decrypt(bound, 'plugin_secrets:a'), SECRET)
+  t.throws(() => cipher.decrypt(bound, 'plugin_secrets:b'), { name: 'SecretDecryptionError', message: /moved from another plugin/ }, 'another context')
+  t.throws(() => cipher.decrypt(bound), SecretDecryptionError, 'no context')
+  t.throws(() => cipher.decrypt(bound.replace(/^v2:/, 'v1:'), 'plugin_secrets:a'), SecretDecryptionError, 'relabelled as unbound')
+  const legacy = cipher.encrypt(SECRET)
+  t.match(legacy, /^v1:/)
+  t.equal(cipher.decrypt(legacy, 'plugin_secrets:a'), SECRET, 'a value stored before binding still reads')
+})

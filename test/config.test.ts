@@ -39,3 +39,27 @@ t.test('a bad value stops the process with one line naming the variable', async 
   t.match(stderr, /^bettercallsold: ConfigError: Invalid WEBHOOK_MAX_RETRIES="lots": .+\n$/)
   t.equal(stderr.trim().split('\n').length, 1, 'one line')
 })
+
+t.test('every number has both bounds, and a value past either stops the start naming the setting', async (t) => {
+  const { ConfigSchema } = await import('../src/config.ts')
+  const numbers = Object.entries(ConfigSchema.properties).filter(([, schema]) => schema.type === 'integer') as [string, { minimum: number; maximum?: number }][]
+  t.ok(numbers.length >= 15, `${numbers.length} numeric settings`)
+  for (const [name, schema] of numbers) {
+    t.type(schema.maximum, 'number', `${name} has a maximum`)
+    t.throws(() => loadConfig({ [name]: String((schema.maximum ?? 0) + 1) }), { name: 'ConfigError', message: new RegExp(`^Invalid ${name}="\\d+": .*less or equal`) }, `${name} above its maximum`)
+    t.throws(() => loadConfig({ [name]: String(schema.minimum - 1) }), { name: 'ConfigError', message: new RegExp(`^Invalid ${name}=`) }, `${name} below its minimum`)
+    t.equal(loadConfig({ [name]: String(schema.maximum) })[name as 'PORT'], schema.maximum, `${name} at its maximum is accepted`)
+  }
+  // the review's case: a grace of 25 days is allowed (the rotation stores it safely; see secrets.api.test.ts)
+  t.equal(loadConfig({ SECRET_ROTATION_GRACE_MS: String(25 * 24 * 3600 * 1000) }).SECRET_ROTATION_GRACE_MS, 25 * 24 * 3600 * 1000)
+})
+
+t.test('no retry waits longer than a week, whatever the policy and base (a delay is stored as an integer of ms)', async (t) => {
+  const { nextStep, MAX_RETRY_DELAY_MS } = await import('../src/relay/retry-policy.ts')
+  const config = loadConfig({ WEBHOOK_RETRY_BASE_MS: String(3600 * 1000), WEBHOOK_MAX_RETRIES: '20' })
+  for (const attempt of [1, 5, 10, 15, 20]) {
+    const step = nextStep({ ok: false, statusCode: 500, error: 'HTTP 500', durationMs: 1 }, attempt, null, config, { random: () => 1 })
+    t.ok(step.delayMs <= MAX_RETRY_DELAY_MS && step.delayMs < 2 ** 31, `retry ${attempt} waits ${step.delayMs} ms`)
+  }
+  t.equal(MAX_RETRY_DELAY_MS, 7 * 24 * 3600 * 1000)
+})

@@ -106,7 +106,7 @@ t.test('ALLOW_PRIVATE_WEBHOOKS permits loopback and private ranges only', async 
   t.equal(addressProblem('10.0.0.1', development), null)
   t.equal(addressProblem('::1', development), null)
   t.equal(addressProblem('fd00::1', development), null)
-  for (const address of ['169.254.169.254', 'fd00:ec2::254', '169.254.1.1', '100.64.0.1', '0.0.0.0', '224.0.0.1', '::ffff:169.254.169.254']) {
+  for (const address of ['169.254.169.254', 'fd00:ec2::254', 'fd20:ce::254', '168.63.129.16', '::ffff:168.63.129.16', '169.254.1.1', '100.64.0.1', '0.0.0.0', '224.0.0.1', '::ffff:169.254.169.254']) {
     t.not(addressProblem(address, development), null, `${address} stays refused`)
   }
   t.equal(
@@ -131,6 +131,9 @@ t.test('refuses unsafe webhook URLs with a reason, including numeric spellings o
     ['http://169.254.169.254/latest/meta-data/', development, /169\.254\.169\.254 is the cloud metadata address/],
     ['http://[::ffff:169.254.169.254]/', development, /cloud metadata address \(IPv4-mapped 169\.254\.169\.254\)/],
     ['http://[fd00:ec2::254]/', development, /cloud metadata/],
+    ['http://[fd20:ce::254]/computeMetadata/v1/', development, /fd20:ce::254 is the cloud metadata address/],
+    ['http://168.63.129.16/machine?comp=goalstate', development, /168\.63\.129\.16 is the cloud metadata address/],
+    ['http://168.63.129.16/', strict, /cloud metadata address/],
     ['http://metadata.google.internal/computeMetadata/v1/', development, /cloud metadata name/],
     ['http://0.0.0.0:8080/', development, /unspecified/],
     ['http://[::]/', development, /unspecified/],
@@ -200,6 +203,8 @@ t.test('the guarded lookup checks every address a name resolves to', async (t) =
     'public.test': ['93.184.216.34', '2606:2800:220:1:248:1893:25c8:1946'],
     'mixed.test': ['93.184.216.34', '10.0.0.1'],
     'metadata.test': ['169.254.169.254'],
+    'gcp-metadata.test': ['fd20:ce::254'],
+    'azure-wire.test': ['168.63.129.16'],
     'loop.test': ['127.0.0.1'],
   })
   const lookup = guardedLookup(strict, resolve)
@@ -218,6 +223,9 @@ t.test('the guarded lookup checks every address a name resolves to', async (t) =
   t.match((await lookupOnce(lookup, 'nowhere.test', false)).error, { code: 'ENOTFOUND' })
   t.equal((await lookupOnce(guardedLookup(development, resolve), 'loop.test', false)).address, '127.0.0.1')
   t.match((await lookupOnce(guardedLookup(development, resolve), 'metadata.test', false)).error?.message, /cloud metadata/)
+  // GCP's IPv6 metadata sits inside fc00::/7 and Azure's WireServer in public space: refused all the same
+  t.match((await lookupOnce(guardedLookup(development, resolve), 'gcp-metadata.test', false)).error?.message, /fd20:ce::254 is the cloud metadata address/)
+  t.match((await lookupOnce(guardedLookup(development, resolve), 'azure-wire.test', false)).error?.message, /168\.63\.129\.16 is the cloud metadata address/)
 })
 
 const clientOptions = { timeoutMs: 2000, maxResponseBytes: 1024, userAgent: 'guard-test', maxSockets: 4 }

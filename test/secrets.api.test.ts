@@ -162,7 +162,7 @@ t.test('the secret appears in no other response, in no log line, and nowhere in 
   const rows = await app.database.db.selectFrom('plugin_secrets').select('ciphertext').execute()
   t.equal(rows.length, 2, 'the current secret and the one in its grace window')
   for (const { ciphertext } of rows) {
-    t.match(ciphertext, /^v1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/, 'AES-256-GCM, versioned')
+    t.match(ciphertext, /^v2:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/, 'AES-256-GCM, versioned, bound to its plugin')
     t.throws(() => createCipher(randomBytes(32)).decrypt(ciphertext), SecretDecryptionError, 'unreadable without the key')
   }
 })
@@ -186,7 +186,6 @@ t.test('SECRETS_KEY: production requires it, and a key that cannot read the stor
     body: JSON.stringify(plugin('https://vault.example/hook')),
   })
   t.equal(created.status, 201)
-  await first.stop()
 
   await t.rejects(
     startService(testConfig(database, { SECRETS_KEY: newKey(), RELAY: 'off' }), silent),
@@ -228,4 +227,41 @@ t.test('a plugin stored without a secret gets one when first needed, and its del
   t.match(secret, SECRET)
   t.equal(verifyWebhook(secret, hook!.headers, hook!.body).event, 'product.created', 'the relay created the secret and signed with it')
   t.equal((await app.database.db.selectFrom('plugin_secrets').select('id').execute()).length, 1, 'exactly one secret was created')
+})
+
+t.test('a grace beyond 2^31 ms (~24.8 days) rotates like any other: the longest allowed grace, 30 days', async (t) => {
+  const graceMs = 30 * 24 * 3600 * 1000
+  const app = await startApp(t, { RELAY: 'off', SECRET_ROTATION_GRACE_MS: String(graceMs) })
+  await register(app, 'https://vault.example/hook')
+  const before = Date.now()
+  const rotated = await app.request('POST', '/api/plugins/vault/secret/rotate')
+  t.equal(rotated.status, 200, JSON.stringify(rotated.body))
+  const expires = Date.parse(rotated.body.previous_secret_expires_at)
+  t.ok(expires >= before + graceMs - 1000 && expires <= Date.now() + graceMs + 1000, 'the previous secret signs for 30 days')
+})
+
+t.test('a ciphertext moved to another plugin does not decrypt; secrets stored unbound are bound at start', async (t) => {
+  const database = await testDatabase(t)
+  const first = await startApp(t, { RELAY: 'off' }, database)
+  const secretA = await register(first, 'https://a.example/hook', 'a')
+  await register(first, 'https://b.example/hook', 'b')
+  const id = async (slug: string) => (await sql<{ id: string }>`select id from plugins where slug = ${slug}`.execute(database.db)).rows[0]!.id
+
+  // someone who can write rows moves A's current secret onto B, to read it through B
+  const [a, b] = [await id('a'), await id('b')]
+  await sql`delete from plugin_secrets where plugin_id = ${b}`.execute(database.db)
+  await sql`update plugin_secrets set plugin_id = ${b} where plugin_id = ${a}`.execute(database.db)
+  const moved = await first.request('GET', '/api/plugins/b/secret')
+  t.equal(moved.status, 500, 'refused')
+  t.notOk(JSON.stringify(moved.body).includes(secretA.slice(6)), "A's secret is not served")
+  await sql`update plugin_secrets set plugin_id = ${a} where plugin_id = ${b}`.execute(database.db)
+
+  // rows written before binding: what an earlier version stored (v1, no associated data)
+  const cipher = await loadSecretCipher(testConfig(database))
+  const legacy = generateSecret()
+  await sql`update plugin_secrets set ciphertext = ${cipher.encrypt(legacy)} where plugin_id = ${a}`.execute(database.db)
+  const second = await startApp(t, { RELAY: 'off' }, database)
+  const rows = (await sql<{ ciphertext: string }>`select ciphertext from plugin_secrets`.execute(database.db)).rows
+  t.ok(rows.every((r) => r.ciphertext.startsWith('v2:')), 'every row is bound after the start')
+  t.equal((await second.request('GET', '/api/plugins/a/secret')).body.secret, legacy, 'and reads as the same secret')
 })

@@ -11,11 +11,13 @@ export const CONFIG_PAGE = 'docs/configuration.md'
  */
 export function configTable(): string {
   const rows = Object.entries(ConfigSchema.properties).map(([name, schema]) => {
-    const s = schema as { default?: unknown; description?: string }
+    const s = schema as { default?: unknown; description?: string; minimum?: number; maximum?: number }
     const fallback = s.default === undefined ? '—' : `\`${String(s.default)}\``
-    return `| \`${name}\` | ${fallback} | ${(s.description ?? '').replace(/\|/g, '\\|')} |`
+    // the bounds checked at start: a value outside them stops the process naming the variable
+    const range = s.maximum === undefined ? '' : `${s.minimum ?? 0} – ${s.maximum}`
+    return `| \`${name}\` | ${fallback} | ${range} | ${(s.description ?? '').replace(/\|/g, '\\|')} |`
   })
-  return ['| Variable | Default | Meaning |', '| --- | --- | --- |', ...rows].join('\n')
+  return ['| Variable | Default | Range | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n')
 }
 
 /** `--write`: replace the table between the page's markers. */

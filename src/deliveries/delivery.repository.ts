@@ -10,13 +10,31 @@ export interface DeliveryFilter {
   event?: string
   /** cursor: only deliveries with a smaller id (older) */
   before?: number
+  /**
+   * For lists: a payload larger than `inline` bytes is left out, and so is every
+   * payload once those included add up to `total` bytes. Without it, whole payloads.
+   */
+  payloadBudget?: { inline: number; total: number }
 }
 
 const iso = (value: Date | number | null): string | null =>
   value instanceof Date && Number.isFinite(value.getTime()) ? value.toISOString() : null
 
-/** The events log: deliveries newest first, with their plugin, event and payload. */
+/**
+ * The events log: deliveries newest first, with their plugin, event and payload.
+ * Under a payload budget the database leaves the bodies out (their size is read
+ * from the stored length, without reading them), so a page of large events never
+ * passes through memory: the running sum follows the page's own order.
+ */
 export async function listDeliveries(db: Database, tenantId: string, filter: DeliveryFilter) {
+  const budget = filter.payloadBudget
+  const size = sql<number>`octet_length(e.body)`
+  const inline = budget ? sql<number>`case when ${size} <= ${budget.inline} then ${size} else 0 end` : null
+  const body = budget
+    ? sql<string | null>`case when ${size} <= ${budget.inline}
+                              and sum(${inline}) over (order by d.id desc rows unbounded preceding) <= ${budget.total}
+                             then e.body end`
+    : sql<string | null>`e.body`
   let query = db
     .selectFrom('deliveries as d')
     .innerJoin('plugins as p', 'p.id', 'd.plugin_id')
@@ -33,7 +51,8 @@ export async function listDeliveries(db: Database, tenantId: string, filter: Del
       'd.next_attempt_at',
       'd.created_at',
       'd.sent_at',
-      'e.body',
+      body.as('body'),
+      size.as('payload_bytes'),
     ])
     .where('d.tenant_id', '=', tenantId)
     .orderBy('d.id', 'desc')
@@ -56,7 +75,11 @@ export async function listDeliveries(db: Database, tenantId: string, filter: Del
     next_attempt_at: (r.status === 'pending' || r.status === 'retry') && r.plugin_status === 'active' ? iso(r.next_attempt_at) : null,
     created_at: iso(r.created_at)!,
     sent_at: iso(r.sent_at),
-    payload: JSON.parse(r.body) as unknown,
+    payload: r.body === null ? null : (JSON.parse(r.body) as unknown),
+    payload_bytes: r.payload_bytes,
+    /** true: left out of this list for its size; `payload_url` returns it whole */
+    payload_truncated: r.body === null,
+    payload_url: `/api/plugins/events/${r.id}`,
   }))
 }
 

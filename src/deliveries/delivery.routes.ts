@@ -41,7 +41,14 @@ export const DeliveryResponse = Type.Object({
   next_attempt_at: Nullable(Type.String()),
   created_at: Type.String(),
   sent_at: Nullable(Type.String()),
-  payload: Type.Unknown(),
+  payload: Type.Unknown({ description: 'The event body as sent; null in a list when left out for its size (see payload_truncated)' }),
+  payload_bytes: Type.Integer({ description: 'Size of the payload in bytes' }),
+  payload_truncated: Type.Boolean({
+    description:
+      'true when a list left the payload out: larger than MAX_INLINE_PAYLOAD_BYTES, or past the MAX_LIST_RESPONSE_BYTES of its page. ' +
+      '`payload_url` returns it whole',
+  }),
+  payload_url: Type.String({ description: 'This delivery, payload included: GET /api/plugins/events/{id}' }),
 })
 
 const AttemptResponse = Type.Object({
@@ -101,7 +108,12 @@ const deliveryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/api/plugins/events',
     { schema: { querystring: EventsQuery, response: { 200: Type.Object({ events: Type.Array(DeliveryResponse) }) } } },
-    async (request) => ({ events: await listDeliveries(db, request.tenantId, request.query) }),
+    async (request) => ({
+      events: await listDeliveries(db, request.tenantId, {
+        ...request.query,
+        payloadBudget: { inline: config.MAX_INLINE_PAYLOAD_BYTES, total: config.MAX_LIST_RESPONSE_BYTES },
+      }),
+    }),
   )
 
   app.get(

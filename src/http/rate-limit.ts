@@ -29,6 +29,13 @@ export const rateLimits = fp(
       errorResponseBuilder: (_request, context) =>
         new AppError(429, 'RATE_LIMITED', `Rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}`),
     })
+    // The limiter hooks routes; a URL no route matches has none, yet its key is looked
+    // up all the same (tenant.ts). It spends from the same budget, so probing paths
+    // or guessing keys on them is throttled like on any route.
+    const limitUnmatched = app.rateLimit()
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.is404) await limitUnmatched.call(app, request, reply)
+    })
   },
   { name: 'rate-limits', dependencies: ['tenant'] },
 )

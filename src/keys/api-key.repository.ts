@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import type { ApiKey } from '../db/schema.ts'
 import { NotFoundError } from '../errors.ts'
+import { KEY_REVOKED_CHANNEL } from './revocation-watch.ts'
 import { generateKey, hashKey, isWellFormedKey, keyPrefix } from './api-key.token.ts'
 
 /** What a request learns from its key. */
@@ -47,17 +48,32 @@ export function listApiKeys(db: Database, tenantId: string | null): Promise<ApiK
   return query.execute()
 }
 
-/** Revokes a live key of the tenant (of any tenant when `tenantId` is null); an unknown, foreign or revoked key is not found. */
+/**
+ * Revokes a live key of the tenant (of any tenant when `tenantId` is null); an
+ * unknown, foreign or revoked key is not found. The same statement announces the
+ * revocation (delivered at commit) so every process ends what the key holds open.
+ */
 export async function revokeApiKey(db: Database, tenantId: string | null, id: string): Promise<ApiKeyRow> {
-  let query = db
-    .updateTable('api_keys')
-    .set({ revoked_at: sql`now()` })
-    .where('id', '=', id)
-    .where('revoked_at', 'is', null)
-  if (tenantId !== null) query = query.where('tenant_id', '=', tenantId)
-  const row = await query.returning(columns).executeTakeFirst()
+  const { rows } = await sql<ApiKeyRow>`
+    with revoked as (
+      update api_keys
+         set revoked_at = now()
+       where id = ${id} and revoked_at is null ${tenantId === null ? sql`` : sql`and tenant_id = ${tenantId}`}
+      returning ${sql.join(columns.map((c) => sql.ref(c)))}
+    )
+    select revoked.*, pg_notify(${KEY_REVOKED_CHANNEL}, revoked.id::text) from revoked
+  `.execute(db)
+  const row = rows[0]
   if (!row) throw new NotFoundError('API key', id)
-  return row
+  const { pg_notify: _notified, ...key } = row as ApiKeyRow & { pg_notify?: unknown }
+  return key
+}
+
+/** Of these key ids, the ones still live (not revoked): one lookup by primary key each. */
+export async function liveKeyIds(db: Database, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set()
+  const rows = await db.selectFrom('api_keys').select('id').where('id', 'in', ids).where('revoked_at', 'is', null).execute()
+  return new Set(rows.map((r) => r.id))
 }
 
 /** The live key a request presents, or undefined. One lookup by the unique hash index. */

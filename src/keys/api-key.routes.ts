@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { assertKeyBudget } from '../budgets/tenant-budgets.ts'
+import { inTransaction } from '../db/transaction.ts'
 import { ForbiddenError } from '../errors.ts'
 import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyRow } from './api-key.repository.ts'
 import { CreatedKeyResponse, CreateKeyBody, KeyParams, KeyResponse } from './api-key.schemas.ts'
@@ -35,7 +37,10 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { row, key } = await createApiKey(db, request.tenantId, request.body)
+      const { row, key } = await inTransaction(db, async (trx) => {
+        await assertKeyBudget(trx, request.tenantId, app.ctx.config.MAX_KEYS_PER_TENANT)
+        return createApiKey(trx, request.tenantId, request.body)
+      })
       request.log.info({ key_id: row.id, prefix: row.prefix, admin: row.admin }, `🔑 API key created: ${row.prefix}…`)
       return reply.status(201).header('cache-control', 'no-store').send({ ...keyJson(row), key })
     },

@@ -1,12 +1,23 @@
 import { PassThrough } from 'node:stream'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { UnauthorizedError } from '../errors.ts'
+import { liveKeyIds } from '../keys/api-key.repository.ts'
+import { RevocationWatch } from '../keys/revocation-watch.ts'
 import { liveStreamClients } from '../metrics/process-metrics.ts'
 import { changesSince, currentCursor, type ChangeFilter, type LiveChange } from './change-queries.ts'
 import { ChangeHub } from './hub.ts'
+import { OpenStreams } from './open-streams.ts'
 
 /** Most changes replayed on resume; a longer gap is answered with `reset` (reload, then follow). */
 export const REPLAY_LIMIT = 1000
+/**
+ * A resume from further back than this many ids (of deliveries, or of attempts,
+ * counted over every tenant) is answered with `reset` without reading: the
+ * catch-up walks ids in order and keeps its tenant's, so `Last-Event-ID: 0:0`
+ * with a filter that matches nothing would read every tenant's history.
+ */
+export const MAX_RESUME_GAP = 100_000
 /** A client this far behind (bytes queued for it) is cut off; it reconnects and resumes from its last id. */
 const MAX_QUEUED_BYTES = 1024 * 1024
 /** How soon a browser's EventSource reconnects after the stream ends. */
@@ -57,6 +68,22 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
   if (!connectionString) throw new Error('the live stream needs the database pool to have a connection string')
   const hub = new ChangeHub(db, connectionString, logger)
   const streams = new Set<PassThrough>()
+  const open = new OpenStreams({ perKey: config.MAX_STREAMS_PER_KEY, perTenant: config.MAX_STREAMS_PER_TENANT })
+
+  // A revoked key's streams end at once, in every process: the revocation is
+  // announced by NOTIFY; after a reconnect (announcements missed) every key that
+  // holds a stream is looked up again.
+  const revocations = new RevocationWatch(connectionString, logger, (keyId) => {
+    if (keyId !== null) {
+      open.revoke(new Set([keyId]))
+      return
+    }
+    const held = open.keyIds()
+    liveKeyIds(db, held).then(
+      (live) => open.revoke(new Set(held.filter((id) => !live.has(id)))),
+      (error: unknown) => logger.error({ err: error }, 'could not recheck the keys of open live streams'),
+    )
+  })
 
   const heartbeat = setInterval(() => {
     for (const stream of streams) stream.write(': heartbeat\n\n')
@@ -68,7 +95,7 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
     for (const stream of streams) stream.end()
   })
   app.addHook('onClose', async () => {
-    await hub.close()
+    await Promise.all([hub.close(), revocations.close()])
   })
 
   app.get(
@@ -76,7 +103,25 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { querystring: StreamQuery, headers: StreamHeaders } },
     async (request, reply) => {
       const filter: ChangeFilter = { tenantId: request.tenantId, plugins: list(request.query.plugin), events: list(request.query.event) }
+      // a place on the budget first (a 429 beyond it), then the key once more, now
+      // that a revocation committed from here on is heard and ends the stream
+      const slot = open.take({ keyId: request.apiKey?.id ?? null, tenantId: request.tenantId })
+      try {
+        if (slot.keyId !== null) {
+          await revocations.listening()
+          if (!(await liveKeyIds(db, [slot.keyId])).has(slot.keyId)) slot.revoked = true
+        }
+        if (slot.revoked) throw new UnauthorizedError('INVALID_API_KEY', 'The API key is invalid or has been revoked')
+      } catch (error) {
+        slot.release()
+        throw error
+      }
       const stream = new PassThrough()
+      slot.revoke = () => {
+        if (stream.writableEnded) return
+        stream.write(`event: revoked\ndata: {"code":"API_KEY_REVOKED","message":"The API key of this stream was revoked"}\n\n`)
+        stream.end()
+      }
       const seen = new Set<string>()
       let cursor: Cursor = { delivery: 0, attempt: 0 }
       let live = false
@@ -98,8 +143,15 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }
       }
 
-      const unsubscribe = await hub.subscribe(filter, (change) => (live ? write(change) : held.push(change)))
+      let unsubscribe: () => void
+      try {
+        unsubscribe = await hub.subscribe(filter, (change) => (live ? write(change) : held.push(change)))
+      } catch (error) {
+        slot.release()
+        throw error
+      }
       const close = () => {
+        slot.release()
         unsubscribe()
         if (streams.delete(stream)) liveStreamClients.dec()
         if (!stream.writableEnded) stream.end()
@@ -112,11 +164,13 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
         stream.write(`retry: ${RECONNECT_MS}\n\n`)
         if (resumeFrom) {
           cursor = resumeFrom
-          const missed = await changesSince(db, filter, resumeFrom, REPLAY_LIMIT)
+          const tooOld = now.delivery - resumeFrom.delivery > MAX_RESUME_GAP || now.attempt - resumeFrom.attempt > MAX_RESUME_GAP
+          const missed = tooOld ? { truncated: true, changes: [] } : await changesSince(db, filter, resumeFrom, REPLAY_LIMIT)
           if (missed.truncated) {
             // too much to replay: the client reloads what it shows, then follows from now
             cursor = now
-            stream.write(`id: ${formatCursor(cursor)}\nevent: reset\ndata: {"reason":"more than ${REPLAY_LIMIT} changes missed"}\n\n`)
+            const reason = tooOld ? 'the last event id is too old to resume from' : `more than ${REPLAY_LIMIT} changes missed`
+            stream.write(`id: ${formatCursor(cursor)}\nevent: reset\ndata: {"reason":"${reason}"}\n\n`)
           } else {
             for (const change of missed.changes) write(change)
           }
@@ -131,6 +185,8 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
         close()
         throw error
       }
+      // revoked while it was being set up
+      if (slot.revoked) slot.revoke()
       if (!stream.writableEnded) {
         streams.add(stream)
         liveStreamClients.inc()

@@ -30,6 +30,8 @@ const V4: [base: string, bits: number, kind: AddressKind][] = [
   ['127.0.0.0', 8, 'loopback'],
   ['169.254.169.254', 32, 'metadata'], // AWS, GCP, Azure, OpenStack instance metadata
   ['169.254.0.0', 16, 'link-local'],
+  // Azure's WireServer (agent configuration, certificates): a public address by its number, metadata by its role
+  ['168.63.129.16', 32, 'metadata'],
   ['172.16.0.0', 12, 'private'],
   ['192.0.0.0', 24, 'reserved'], // IETF protocol assignments
   ['192.0.2.0', 24, 'documentation'],
@@ -56,6 +58,7 @@ const V6: [base: string, bits: number, kind: AddressKind | EmbeddingForm][] = [
   ['2002::', 16, '6to4'],
   ['3fff::', 20, 'documentation'],
   ['fd00:ec2::254', 128, 'metadata'], // AWS instance metadata over IPv6
+  ['fd20:ce::254', 128, 'metadata'], // GCP instance metadata over IPv6: inside fc00::/7, but never merely private
   ['fc00::', 7, 'private'], // unique local addresses
   ['fe80::', 10, 'link-local'],
   ['fec0::', 10, 'reserved'], // former site-local

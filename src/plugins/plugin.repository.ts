@@ -2,7 +2,8 @@ import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { inTransaction } from '../db/transaction.ts'
 import type { Plugin, PluginStatus, RetryPolicy } from '../db/schema.ts'
-import { ConflictError, ForbiddenError, NotFoundError } from '../errors.ts'
+import { UUID } from '../db/keyset.ts'
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.ts'
 import { readyOnConflict } from '../relay/sql/ready.ts'
 import { unparkDeliveries } from '../relay/sql/unpark.ts'
 
@@ -65,8 +66,62 @@ export async function insertPlugin(db: Database, tenantId: string, input: Plugin
   }
 }
 
-export function listPlugins(db: Database, tenantId: string): Promise<Plugin[]> {
-  return live(db, tenantId).orderBy('created_at').orderBy('id').execute()
+export interface PluginPage {
+  plugins: Plugin[]
+  /** where the next page starts; null on the last page */
+  nextCursor: string | null
+}
+
+/** (created_at to the microsecond, id): a JS Date would cut the microseconds and skip rows on the next page. */
+const encodePluginCursor = (at: string, id: string) => Buffer.from(`${at}|${id}`).toString('base64url')
+
+function decodePluginCursor(cursor: string): [at: string, id: string] {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|')
+  if (!at || !id || !UUID.test(id) || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(at)) {
+    throw new ValidationError('INVALID_CURSOR', 'cursor is not one this API returned')
+  }
+  return [at, id]
+}
+
+/**
+ * A page of the tenant's plugins, oldest first (the order of the unpaged list),
+ * of at most `limit` plugins and at most `maxBytes` of config and metadata: a page
+ * ends early rather than grow past it (its first plugin always fits: each is
+ * bounded on its own). Rows past either bound come back without their config, only
+ * to tell that there is a next page.
+ */
+export async function listPluginsPage(
+  db: Database,
+  tenantId: string,
+  options: { limit: number; cursor?: string; maxBytes: number },
+): Promise<PluginPage> {
+  const after = options.cursor ? decodePluginCursor(options.cursor) : null
+  const { rows } = await sql<Plugin & { cursor_at: string; fits: boolean }>`
+    with page as (
+      select p.id,
+             to_char(p.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at,
+             (row_number() over w = 1
+              or sum(octet_length(p.config::text) + octet_length(p.metadata::text)) over w <= ${options.maxBytes}) as fits,
+             row_number() over w as n
+        from plugins p
+       where p.tenant_id = ${tenantId} and p.status <> 'deleted'
+         ${after ? sql`and (p.created_at, p.id) > (${after[0]}::timestamptz, ${after[1]}::uuid)` : sql``}
+      window w as (order by p.created_at, p.id rows unbounded preceding)
+       order by p.created_at, p.id
+       limit ${options.limit + 1}
+    )
+    select p.*, page.cursor_at, page.fits
+      from page
+      left join plugins p on p.id = page.id and page.fits and page.n <= ${options.limit}
+     order by page.n
+  `.execute(db)
+  const end = rows.findIndex((r) => r.id === null)
+  const page = end === -1 ? rows : rows.slice(0, end)
+  const last = page.at(-1)
+  return {
+    plugins: page.map(({ cursor_at: _at, fits: _fits, ...plugin }) => plugin),
+    nextCursor: rows.length > page.length && last ? encodePluginCursor(last.cursor_at, last.id) : null,
+  }
 }
 
 export async function findPlugin(db: Database, tenantId: string, slug: string): Promise<Plugin> {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { leaseMs } from '../config.ts'
 import type { Plugin } from '../db/schema.ts'
+import { assertPluginBudget } from '../budgets/tenant-budgets.ts'
 import { AppError, ValidationError } from '../errors.ts'
 import { EVENT_TYPES, isEventName, TEST_EVENT } from '../events/catalog.ts'
 import { assertSafeWebhookUrl } from '../net/guard.ts'
@@ -12,7 +13,7 @@ import {
   enablePlugin,
   findPlugin,
   insertPlugin,
-  listPlugins,
+  listPluginsPage,
   recoverDeliveries,
   updatePlugin,
 } from './plugin.repository.ts'
@@ -20,6 +21,7 @@ import {
   CreatePluginBody,
   RecoverBody,
   MAX_JSON_OBJECT_BYTES,
+  PluginListQuery,
   PluginResponse,
   SlugParams,
   TestResult,
@@ -92,6 +94,7 @@ const pluginRoutes: FastifyPluginAsyncTypebox = async (app) => {
       checkSize('config', body.config)
       checkSize('metadata', body.metadata)
       const { plugin, secret } = await inTransaction(db, async (trx) => {
+        await assertPluginBudget(trx, request.tenantId, config.MAX_PLUGINS_PER_TENANT)
         const plugin = await insertPlugin(trx, request.tenantId, body)
         return { plugin, secret: await createSecret(trx, cipher, plugin) }
       })
@@ -100,9 +103,29 @@ const pluginRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   )
 
-  app.get('/api/plugins', { schema: { response: { 200: Type.Object({ plugins: Type.Array(PluginResponse) }) } } }, async (request) => ({
-    plugins: (await listPlugins(db, request.tenantId)).map(pluginJson),
-  }))
+  // Paged, oldest first: `limit` plugins or MAX_LIST_RESPONSE_BYTES of config and metadata, whichever comes first.
+  app.get(
+    '/api/plugins',
+    {
+      schema: {
+        querystring: PluginListQuery,
+        response: {
+          200: Type.Object({
+            plugins: Type.Array(PluginResponse),
+            next_cursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null on the last' }),
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const { plugins, nextCursor } = await listPluginsPage(db, request.tenantId, {
+        limit: request.query.limit,
+        cursor: request.query.cursor,
+        maxBytes: config.MAX_LIST_RESPONSE_BYTES,
+      })
+      return { plugins: plugins.map(pluginJson), next_cursor: nextCursor }
+    },
+  )
 
   app.get('/api/plugins/:slug', { schema: { params: SlugParams, response: { 200: PluginResponse } } }, async (request) =>
     pluginJson(await findPlugin(db, request.tenantId, request.params.slug)),

@@ -107,3 +107,11 @@ export const TestResult = Type.Object({
   duration_ms: Type.Integer(),
   error: Type.Union([Type.String(), Type.Null()]),
 })
+
+export const PluginListQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 100, description: 'Plugins per page at most' }),
+    cursor: Type.Optional(Type.String({ maxLength: 200, description: 'The `next_cursor` of the previous page' })),
+  },
+  { additionalProperties: false },
+)

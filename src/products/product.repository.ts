@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
-import { olderThan, pageOf, UUID } from '../db/keyset.ts'
+import { encodeCursor, olderThan, pageOf, UUID } from '../db/keyset.ts'
 import type { Product } from '../db/schema.ts'
 import { NotFoundError, ValidationError } from '../errors.ts'
 import { emit, outboxTransaction, type Emitted } from '../outbox/emit.ts'
@@ -83,21 +83,42 @@ export async function findProduct(db: Database, tenantId: string, id: string): P
   return product
 }
 
-/** Newest first, keyset-paginated: the cursor is the last row's (created_at, id). */
+/**
+ * Newest first, keyset-paginated: the cursor is the last row's (created_at, id).
+ * A page also ends once its rows reach `maxBytes` (each product can hold ~600 KB
+ * of lists): the sizes are summed in the database, and only the rows that fit
+ * are read, so a page of large products never passes through memory whole.
+ */
 export async function listProducts(
   db: Database,
   tenantId: string,
   limit: number,
   cursor?: string,
+  maxBytes = Number.MAX_SAFE_INTEGER,
 ): Promise<{ products: Product[]; nextCursor: string | null }> {
-  let query = db
-    .selectFrom('products')
-    .selectAll()
-    .where('tenant_id', '=', tenantId)
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(limit + 1)
-  if (cursor) query = query.where(olderThan(cursor))
-  const { page, nextCursor } = pageOf(await query.execute(), limit)
-  return { products: page, nextCursor }
+  const { rows } = await sql<Product & { fits: boolean }>`
+    with page as (
+      select id,
+             (row_number() over w = 1 or sum(octet_length(products::text)) over w <= ${maxBytes}) as fits,
+             row_number() over w as n
+        from products
+       where tenant_id = ${tenantId} ${cursor ? sql`and ${olderThan(cursor)}` : sql``}
+      window w as (order by created_at desc, id desc rows unbounded preceding)
+       order by created_at desc, id desc
+       limit ${limit + 1}
+    )
+    select p.*, page.fits
+      from page
+      left join products p on p.id = page.id and page.fits
+     order by page.n
+  `.execute(db)
+  const products = rows.map(({ fits: _fits, ...product }) => product)
+  const end = rows.findIndex((r) => !r.fits)
+  if (end === -1) {
+    const { page, nextCursor } = pageOf(products, limit)
+    return { products: page, nextCursor }
+  }
+  // cut short by its bytes (the first row always fits): the next page starts after the last that fit
+  const page = products.slice(0, end)
+  return { products: page, nextCursor: encodeCursor(page.at(-1)!) }
 }

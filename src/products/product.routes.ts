@@ -23,7 +23,7 @@ const productRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const { products, nextCursor } = await listProducts(db, request.tenantId, request.query.limit, request.query.cursor)
+      const { products, nextCursor } = await listProducts(db, request.tenantId, request.query.limit, request.query.cursor, app.ctx.config.MAX_LIST_RESPONSE_BYTES)
       return { products: products.map(productJson), next_cursor: nextCursor }
     },
   )

@@ -1,4 +1,4 @@
-import type { Config } from '../config.ts'
+import { DAY, type Config } from '../config.ts'
 import type { RetryPolicy } from '../db/schema.ts'
 import { retryDelayMs } from './backoff.ts'
 import type { Outcome } from './http-client.ts'
@@ -12,6 +12,14 @@ export interface NextStep {
   /** set when the answer means the plugin must stop receiving (410 Gone) */
   disableReason: string | null
 }
+
+/**
+ * The longest one retry waits, however the delay came about: 4^14 × the backoff
+ * base (max_retries 15) is decades, and a delay is stored as milliseconds in a
+ * PostgreSQL integer, which stops at ~24.8 days. A week is also the longest a
+ * plugin's own schedule may ask for.
+ */
+export const MAX_RETRY_DELAY_MS = 7 * DAY
 
 /** ±10 % on a plugin's own schedule, so its retries after an outage do not all land at once. */
 const SCHEDULE_JITTER = 0.1
@@ -49,5 +57,5 @@ export function nextStep(
   // a receiver's Retry-After may ask for more patience, never for less: the plan is its floor
   const delayMs =
     outcome.retryAfterMs !== undefined ? Math.max(planned, Math.min(outcome.retryAfterMs, config.RETRY_AFTER_MAX_MS)) : planned
-  return { status: 'retry', delayMs, disableReason: null }
+  return { status: 'retry', delayMs: Math.min(delayMs, MAX_RETRY_DELAY_MS), disableReason: null }
 }

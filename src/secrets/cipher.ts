@@ -15,7 +15,11 @@ const IV_BYTES = 12 // the GCM standard nonce size
 const TAG_BYTES = 16
 // The version prefix leaves room to change algorithm or add key ids later
 // without guessing at the format of rows already stored.
+// v1: no associated data (rows written before ciphertexts were bound).
+// v2: the context (the plugin it belongs to) is authenticated as associated data,
+// so a ciphertext moved to another row fails to decrypt instead of being served.
 const VERSION = 'v1'
+const BOUND_VERSION = 'v2'
 const KEY_FILE = 'secrets.key'
 const KEY_HINT = 'generate one with: openssl rand -base64 32'
 
@@ -30,10 +34,17 @@ export class SecretsKeyError extends Error {
 }
 
 export interface SecretCipher {
-  /** Returns `v1:<iv b64>:<tag b64>:<ciphertext b64>`. */
-  encrypt(plain: string): string
-  decrypt(stored: string): string
+  /**
+   * Returns `v2:<iv b64>:<tag b64>:<ciphertext b64>` bound to `context` (its
+   * associated data), or `v1:…` unbound when no context is given.
+   */
+  encrypt(plain: string, context?: string): string
+  /** A v2 value decrypts only with the context it was bound to; a v1 value with any. */
+  decrypt(stored: string, context?: string): string
 }
+
+/** Whether a stored value predates binding (v1): such rows are re-encrypted bound (see secret-binding.ts). */
+export const isUnbound = (stored: string): boolean => stored.startsWith(`${VERSION}:`)
 
 export function createCipher(key: Buffer): SecretCipher {
   if (key.length !== KEY_BYTES) {
@@ -43,20 +54,24 @@ export function createCipher(key: Buffer): SecretCipher {
   const k = Buffer.from(key)
 
   return {
-    encrypt(plain) {
+    encrypt(plain, context) {
       // A fresh random nonce per value: reusing one under GCM leaks plaintext.
       const iv = randomBytes(IV_BYTES)
       const cipher = createCipheriv(ALGORITHM, k, iv)
+      if (context !== undefined) cipher.setAAD(Buffer.from(context, 'utf8'))
       const ciphertext = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()])
       const tag = cipher.getAuthTag()
-      return [VERSION, iv.toString('base64'), tag.toString('base64'), ciphertext.toString('base64')].join(':')
+      const version = context === undefined ? VERSION : BOUND_VERSION
+      return [version, iv.toString('base64'), tag.toString('base64'), ciphertext.toString('base64')].join(':')
     },
 
-    decrypt(stored) {
+    decrypt(stored, context) {
       const parts = stored.split(':')
-      if (parts.length !== 4 || parts[0] !== VERSION) {
-        throw new SecretDecryptionError(`stored secret is not in a known format (expected ${VERSION}:<iv>:<tag>:<ciphertext>)`)
+      if (parts.length !== 4 || (parts[0] !== VERSION && parts[0] !== BOUND_VERSION)) {
+        throw new SecretDecryptionError(`stored secret is not in a known format (expected ${BOUND_VERSION}:<iv>:<tag>:<ciphertext>)`)
       }
+      const bound = parts[0] === BOUND_VERSION
+      if (bound && context === undefined) throw new SecretDecryptionError('stored secret is bound to a plugin, and none was named')
       const iv = Buffer.from(parts[1] ?? '', 'base64')
       const tag = Buffer.from(parts[2] ?? '', 'base64')
       const ciphertext = Buffer.from(parts[3] ?? '', 'base64')
@@ -66,12 +81,14 @@ export function createCipher(key: Buffer): SecretCipher {
       try {
         const decipher = createDecipheriv(ALGORITHM, k, iv, { authTagLength: TAG_BYTES })
         decipher.setAuthTag(tag)
+        if (bound) decipher.setAAD(Buffer.from(context!, 'utf8'))
         return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8')
       } catch {
         // GCM cannot tell a wrong key from an altered row; the key is by far
         // the more common cause (a changed or lost SECRETS_KEY), so lead with it.
         throw new SecretDecryptionError(
-          'secrets cannot be decrypted with this SECRETS_KEY (it differs from the key they were encrypted with, or the stored value was altered)',
+          'secrets cannot be decrypted with this SECRETS_KEY (it differs from the key they were encrypted with, ' +
+            'or the stored value was altered or moved from another plugin)',
         )
       }
     },

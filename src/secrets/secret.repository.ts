@@ -15,6 +15,9 @@ interface PluginRef {
   tenant_id: string
 }
 
+/** What a plugin's secrets are bound to (AES-GCM associated data): a ciphertext moved to another plugin does not decrypt. */
+export const secretContext = (pluginId: string): string => `plugin_secrets:${pluginId}`
+
 /** One spelling per secret, `whsec_` + standard base64 of the key, whatever form it was given in. */
 export const canonicalSecret = (secret: string): string => `whsec_${parseSecret(secret).toString('base64')}`
 
@@ -23,7 +26,7 @@ export async function createSecret(db: Database, cipher: SecretCipher, plugin: P
   const secret = generateSecret()
   await db
     .insertInto('plugin_secrets')
-    .values({ tenant_id: plugin.tenant_id, plugin_id: plugin.id, ciphertext: cipher.encrypt(secret) })
+    .values({ tenant_id: plugin.tenant_id, plugin_id: plugin.id, ciphertext: cipher.encrypt(secret, secretContext(plugin.id)) })
     .execute()
   return secret
 }
@@ -53,7 +56,7 @@ export async function signingCiphertexts(db: Database, pluginId: string): Promis
 export async function ensureSecret(db: Database, cipher: SecretCipher, pluginId: string): Promise<void> {
   await sql`
     insert into plugin_secrets (tenant_id, plugin_id, ciphertext)
-    select p.tenant_id, p.id, ${cipher.encrypt(generateSecret())}
+    select p.tenant_id, p.id, ${cipher.encrypt(generateSecret(), secretContext(pluginId))}
       from plugins p
      where p.id = ${pluginId}
        and not exists (select from plugin_secrets s where s.plugin_id = p.id and s.expires_at is null)
@@ -71,7 +74,7 @@ export async function currentSecret(db: Database, cipher: SecretCipher, pluginId
     row = await current()
   }
   if (!row) throw new Error(`plugin ${pluginId} has no secret and none could be created`)
-  return cipher.decrypt(row.ciphertext)
+  return cipher.decrypt(row.ciphertext, secretContext(pluginId))
 }
 
 export interface Rotated {
@@ -97,14 +100,15 @@ export async function rotateSecret(
     await trx.selectFrom('plugins').select('id').where('id', '=', plugin.id).forUpdate().execute()
     const previous = await trx
       .updateTable('plugin_secrets')
-      .set({ expires_at: sql`now() + ${graceMs}::integer * interval '1 millisecond'` })
+      // double precision, not integer: a grace beyond 2^31 ms (~24.8 days) must not fail the rotation
+      .set({ expires_at: sql`now() + ${graceMs}::double precision * interval '1 millisecond'` })
       .where('plugin_id', '=', plugin.id)
       .where('expires_at', 'is', null)
       .returning('expires_at')
       .executeTakeFirst()
     await trx
       .insertInto('plugin_secrets')
-      .values({ tenant_id: plugin.tenant_id, plugin_id: plugin.id, ciphertext: cipher.encrypt(secret) })
+      .values({ tenant_id: plugin.tenant_id, plugin_id: plugin.id, ciphertext: cipher.encrypt(secret, secretContext(plugin.id)) })
       .execute()
     await sql`
       delete from plugin_secrets

@@ -1,7 +1,7 @@
 import type { Database } from '../db/database.ts'
 import { parseSecret } from '../webhooks/signature.ts'
 import type { SecretCipher } from './cipher.ts'
-import { ensureSecret, signingCiphertexts } from './secret.repository.ts'
+import { ensureSecret, secretContext, signingCiphertexts } from './secret.repository.ts'
 
 /** Plugins whose keys are kept decrypted; beyond this the longest-cached are dropped (and decrypted again on need). */
 const MAX_CACHED_PLUGINS = 10_000
@@ -37,7 +37,7 @@ export class SigningKeys {
     const stored = ciphertexts !== '' ? ciphertexts : await this.create(pluginId)
     const hit = this.cache.get(pluginId)
     if (hit?.ciphertexts === stored) return hit.keys
-    const keys = stored.split(' ').map((c) => parseSecret(this.cipher.decrypt(c)))
+    const keys = stored.split(' ').map((c) => parseSecret(this.cipher.decrypt(c, secretContext(pluginId))))
     this.cache.delete(pluginId)
     this.cache.set(pluginId, { ciphertexts: stored, keys })
     if (this.cache.size > MAX_CACHED_PLUGINS) this.cache.delete(this.cache.keys().next().value as string)

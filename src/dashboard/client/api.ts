@@ -39,6 +39,23 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   return json as T
 }
 
+/** Pages read at most for the plugin table: 500 a page, beyond any tenant's MAX_PLUGINS_PER_TENANT default. */
+const MAX_PLUGIN_PAGES = 20
+
+/** Every plugin of the tenant, following `next_cursor` (GET /api/plugins is paged). */
+export async function allPlugins(): Promise<Plugin[]> {
+  const plugins: Plugin[] = []
+  let cursor: string | null = null
+  for (let page = 0; page < MAX_PLUGIN_PAGES; page++) {
+    const query: string = new URLSearchParams({ limit: '500', ...(cursor ? { cursor } : {}) }).toString()
+    const body: { plugins: Plugin[]; next_cursor: string | null } = await api('GET', `/api/plugins?${query}`)
+    plugins.push(...body.plugins)
+    cursor = body.next_cursor
+    if (!cursor) break
+  }
+  return plugins
+}
+
 export interface Plugin {
   slug: string
   name: string

@@ -1,4 +1,4 @@
-import { api, ApiError, apiKey, type Delivery, type DeliveryChange, type DeliveryDetail, type MinuteCount, type Plugin, type PluginStats } from './api.ts'
+import { allPlugins, api, ApiError, apiKey, type Delivery, type DeliveryChange, type DeliveryDetail, type MinuteCount, type Plugin, type PluginStats } from './api.ts'
 import { startAnalytics } from './analytics.ts'
 import { minuteChart } from './chart.ts'
 import { ago, byId, h, replace, time } from './dom.ts'
@@ -394,8 +394,8 @@ async function retry(id: number): Promise<void> {
 // ---------------------------------------------------------------- numbers
 
 async function loadPlugins(): Promise<void> {
-  const [{ plugins }, stats] = await Promise.all([
-    api<{ plugins: Plugin[] }>('GET', '/api/plugins'),
+  const [plugins, stats] = await Promise.all([
+    allPlugins(),
     api<{ plugins: PluginStats[]; per_minute: MinuteCount[] }>('GET', '/api/plugins/events/stats'),
   ])
   state.plugins = plugins
