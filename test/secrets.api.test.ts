@@ -186,6 +186,7 @@ t.test('SECRETS_KEY: production requires it, and a key that cannot read the stor
     body: JSON.stringify(plugin('https://vault.example/hook')),
   })
   t.equal(created.status, 201)
+  await first.stop()
 
   await t.rejects(
     startService(testConfig(database, { SECRETS_KEY: newKey(), RELAY: 'off' }), silent),
