@@ -96,7 +96,9 @@ function reachable(port: number): Promise<boolean> {
 async function spawnApi(t: Test, databaseUrl: string) {
   const port = await freePort()
   const pkg = JSON.parse(await fs.readFile('package.json', 'utf8'))
-  const [, ...args] = pkg.scripts.start.split(' ')
+  // `exec node --import tsx src/cli/start.ts`: what follows `node`
+  const words = pkg.scripts.start.split(' ')
+  const args = words.slice(words.indexOf('node') + 1)
   const child: ChildProcess = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, ...args], {
     env: { ...process.env, ...ENV, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', RELAY: 'off', AUTH: 'required', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
