@@ -105,6 +105,8 @@ export async function listPluginsPage(
              row_number() over w as n
         from plugins p
        where p.tenant_id = ${tenantId} and p.status <> 'deleted'
+         -- a retired plugin (an uninstalled app's) is no longer the store's (see live above)
+         and p.retired_at is null
          ${after ? sql`and (p.created_at, p.id) > (${after[0]}::timestamptz, ${after[1]}::uuid)` : sql``}
       window w as (order by p.created_at, p.id rows unbounded preceding)
        order by p.created_at, p.id
