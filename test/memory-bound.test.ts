@@ -41,7 +41,7 @@ t.test('the worst-case list requests, six at once, keep the server within a memo
     if (child.exitCode === null) child.kill('SIGKILL')
     await exited
   })
-  await waitFor(async () => (await fetch(`${base}/health`).catch(() => null))?.ok === true, { timeoutMs: 30_000, message: 'the server to answer' }).catch(
+  await waitFor(async () => (await fetch(`${base}/health/ready`).catch(() => null))?.ok === true, { timeoutMs: 30_000, message: 'the server to answer' }).catch(
     (error: Error) => {
       throw new Error(`${error.message}; output: ${out.slice(-1500)}`)
     },
