@@ -1,5 +1,6 @@
 import { causeIndex, failureCause, FAILURE_CAUSES } from './failure-cause.ts'
 import { record } from './histogram.ts'
+import type { Tally } from './analytics.queries.ts'
 import type { AttemptRow } from './sql/read-attempts.ts'
 
 export type Grain = 'minute' | 'hour' | 'day'
@@ -7,18 +8,12 @@ export const GRAINS: readonly Grain[] = ['minute', 'hour', 'day']
 
 export type Outcome = 'sent' | 'retried' | 'failed'
 
-export interface Rollup {
+/** One rollup row: the counts and histograms of a tenant's plugin, event type and time bucket. */
+export interface Rollup extends Tally {
   tenant_id: string
   plugin_id: string
   event_type: string
   bucket: Date
-  attempts: number
-  sent: number
-  retried: number
-  failed: number
-  latency: number[]
-  e2e: number[]
-  causes: number[]
 }
 
 export function truncate(at: Date, grain: Grain): Date {
