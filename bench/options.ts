@@ -32,6 +32,8 @@ export interface BenchOptions {
   pluginsBacklog: number
   /** `burst`: sizes of the fresh bursts (never analyzed); graphile-worker drains the smallest */
   burst: number[]
+  /** `analytics`: deliveries (with attempts and rollups) of the small and the large store */
+  analytics: [small: number, large: number]
   /** an extra, unmeasured drain of one relay (and a ceiling run) under --cpu-prof */
   profile: boolean
   only: ScenarioName[]
@@ -65,6 +67,7 @@ const FULL = {
   pluginsBacklog: 500,
   // 1,000,000 with --burst 20000,100000,1000000 (its template alone takes several minutes)
   burst: [20_000, 100_000],
+  analytics: [10_000, 10_000_000] as [number, number],
 }
 
 /** `--quick`: every scenario, tiny, once; the 1 M rows become a few thousand. For the test that keeps the bench alive. */
@@ -86,6 +89,7 @@ const QUICK: typeof FULL = {
   pluginCounts: [10, 100],
   pluginsBacklog: 10,
   burst: [400],
+  analytics: [1_000, 20_000] as [number, number],
 }
 
 const int = (name: string, value: string): number => {
@@ -117,6 +121,7 @@ export function benchOptions(argv: string[] = process.argv.slice(2), env: NodeJS
       plugins: { type: 'string' },
       'plugins-backlog': { type: 'string' },
       burst: { type: 'string' },
+      analytics: { type: 'string' },
       profile: { type: 'boolean' },
       'no-profile': { type: 'boolean' },
       only: { type: 'string' },
@@ -137,6 +142,9 @@ export function benchOptions(argv: string[] = process.argv.slice(2), env: NodeJS
   const historyValue = pick('history')
   const history = historyValue ? ints('history', historyValue) : base.history
   if (history.length !== 2) throw new Error('--history takes two sizes: small,large')
+  const analyticsValue = pick('analytics')
+  const analytics = analyticsValue ? ints('analytics', analyticsValue) : base.analytics
+  if (analytics.length !== 2) throw new Error('--analytics takes two sizes: small,large')
   const only = (pick('only')?.split(',') ?? [...SCENARIOS]) as ScenarioName[]
   for (const name of only) if (!SCENARIOS.includes(name)) throw new Error(`--only: unknown scenario ${name} (${SCENARIOS.join(', ')})`)
   const num = (flag: keyof typeof values, fallback: number) => {
@@ -165,6 +173,7 @@ export function benchOptions(argv: string[] = process.argv.slice(2), env: NodeJS
     pluginCounts: list('plugins', base.pluginCounts).map((n) => Math.max(n, 10)),
     pluginsBacklog: num('plugins-backlog', base.pluginsBacklog),
     burst: list('burst', base.burst),
+    analytics: [analytics[0]!, analytics[1]!],
     // profiling costs a drain's time; on by default for the full run only
     profile: values['no-profile'] ? false : values.profile === true || env.BENCH_PROFILE === '1' || !quick,
     only,

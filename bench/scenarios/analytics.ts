@@ -4,7 +4,8 @@ import { loadConfig } from '../../src/config.ts'
 import { startService } from '../../src/service.ts'
 import { rotate, type BenchContext } from '../context.ts'
 import type { Ratio, Row } from '../report.ts'
-import { TENANT, withDatabase } from '../seed.ts'
+import { seedAnalyticsStore } from '../analytics-seed.ts'
+import { withDatabase } from '../seed.ts'
 import { monoMs, percentiles, summarise, type Percentiles } from '../stats.ts'
 import { baseTemplate, drainTemplate } from '../templates.ts'
 import { drainWithRelays } from './drain.ts'
@@ -14,25 +15,16 @@ import { drainWithRelays } from './drain.ts'
  * a large history, side by side, and the drain with the aggregator running in
  * every relay (ANALYTICS=on, the default) against switched off.
  *
- * The history is seeded as rollups, in bulk with generate_series, not as raw
- * attempts folded by the aggregator: the API reads rollups only, so what it costs
- * depends on the rollup rows of the range asked, which this reproduces (one
- * store, 100 plugins, 2 event types, 90 days of daily rows, 35 days of hourly
- * rows, 6 hours of minute rows; dense for the large store, as many rows as
- * deliveries for the small one). Nothing is analyzed after seeding: the plans
- * are the ones a fresh database gets.
+ * Each store is the issue's: one store, 100 plugins (each with an SLO), 2 event
+ * types, `deliveries` deliveries with their attempts over 90 days and the
+ * rollups they make, written set-based (bench/analytics-seed.ts), and 200 due
+ * deliveries per plugin for the overview's backlog. Nothing is analyzed after
+ * seeding: the plans are the ones a fresh database gets.
  */
-const PLUGINS = 100
-const TYPES = ['product.created', 'order.paid'] as const
-const GRAINS = [
-  { table: 'analytics_day', step: '1 day', buckets: 90 },
-  { table: 'analytics_hour', step: '1 hour', buckets: 35 * 24 },
-  { table: 'analytics_minute', step: '1 minute', buckets: 6 * 60 },
-] as const
-
 export interface AnalyticsCalls {
   deliveries: number
   rollupRows: number
+  seedSeconds: number
   plugin30d: Percentiles
   plugin30dHourly: Percentiles
   overview30d: Percentiles
@@ -44,45 +36,6 @@ export interface AnalyticsResults {
   /** drain rates, deliveries/s, per round */
   drainOn: number[]
   drainOff: number[]
-}
-
-/** Rollup rows for `deliveries` attempts spread over each grain's range: dense when there are enough, one row per delivery when not. */
-async function seedRollups(url: string, deliveries: number): Promise<number> {
-  return withDatabase(url, async (db) => {
-    await sql`
-      insert into plugins (tenant_id, slug, name, webhook_url, events)
-      select ${TENANT}::uuid, 'plugin-' || i, 'Plugin ' || i, 'https://plugin-' || i || '.example.com/hook', ${[...TYPES]}::text[]
-        from generate_series(1, ${PLUGINS}::integer) i
-    `.execute(db)
-    let rows = 0
-    for (const g of GRAINS) {
-      const dense = PLUGINS * TYPES.length * g.buckets
-      // a histogram of ~50 ms attempts and ~200 ms commit → delivered, as the aggregator writes them
-      const result = await sql`
-        with cells as (
-          select p.id as plugin_id, t.type, date_trunc(${g.step === '1 day' ? 'day' : g.step === '1 hour' ? 'hour' : 'minute'}, now()) - b * ${g.step}::interval as bucket,
-                 greatest(1, ${deliveries}::bigint / ${dense}::bigint)::integer as attempts
-            from plugins p, unnest(${[...TYPES]}::text[]) t (type), generate_series(0, ${g.buckets - 1}::integer) b
-           where p.tenant_id = ${TENANT}::uuid and ${deliveries}::bigint >= ${dense}::bigint
-          union all
-          select ids.a[1 + floor(random() * ${PLUGINS})::integer] as plugin_id,
-                 (${[...TYPES]}::text[])[1 + floor(random() * ${TYPES.length})::integer],
-                 date_trunc(${g.step === '1 day' ? 'day' : g.step === '1 hour' ? 'hour' : 'minute'}, now()) - floor(random() * ${g.buckets})::integer * ${g.step}::interval,
-                 1
-            from (select array_agg(id) as a from plugins where tenant_id = ${TENANT}::uuid) ids, generate_series(1, ${deliveries}::integer) d
-           where ${deliveries}::bigint < ${dense}::bigint
-        )
-        insert into ${sql.table(g.table)} (tenant_id, plugin_id, event_type, bucket, attempts, sent, retried, failed, latency, e2e, causes)
-        select ${TENANT}::uuid, plugin_id, type, bucket, sum(attempts), sum(attempts) - sum(attempts) / 50, sum(attempts) / 100, sum(attempts) / 100,
-               array(select case when i between 38 and 44 then sum(attempts) / 7 else 0 end from generate_series(0, 44) i)::integer[],
-               array(select case when i between 52 and 58 then sum(attempts) / 7 else 0 end from generate_series(0, 58) i)::integer[],
-               array[sum(attempts) / 200, 0, 0, 0, 0, 0, 0, sum(attempts) / 200, 0, 0]::integer[]
-          from cells c (plugin_id, type, bucket, attempts) group by plugin_id, type, bucket
-      `.execute(db)
-      rows += Number(result.numAffectedRows ?? 0)
-    }
-    return rows
-  }, 2)
 }
 
 async function timeCalls(url: string, path: string, calls: number): Promise<Percentiles> {
@@ -103,8 +56,19 @@ async function measureCalls(ctx: BenchContext, deliveries: number): Promise<Anal
   try {
     const url = ctx.pg.url(name)
     const t0 = monoMs()
-    const rollupRows = await seedRollups(url, deliveries)
-    ctx.log(`analytics: seeded ${rollupRows} rollup rows for ${deliveries} deliveries in ${((monoMs() - t0) / 1000).toFixed(1)} s`)
+    // one connection: the seed turns off foreign-key triggers for its session
+    const rollupRows = await withDatabase(
+      url,
+      async (db) => {
+        await seedAnalyticsStore(db, deliveries, { log: ctx.log })
+        const { rows } = await sql<{ n: number }>`
+          select (select count(*) from analytics_minute) + (select count(*) from analytics_hour) + (select count(*) from analytics_day) as n`.execute(db)
+        return Number(rows[0]!.n)
+      },
+      1,
+    )
+    const seedSeconds = (monoMs() - t0) / 1000
+    ctx.log(`analytics: seeded ${deliveries} deliveries with their attempts and ${rollupRows} rollup rows in ${seedSeconds.toFixed(1)} s`)
     const config = loadConfig({ ...ctx.env, DATABASE_URL: url, RELAY: 'off', ANALYTICS: 'off', PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'test', LOG_LEVEL: 'silent' })
     const service = await startService(config, pino({ level: 'silent' }))
     try {
@@ -115,6 +79,7 @@ async function measureCalls(ctx: BenchContext, deliveries: number): Promise<Anal
       return {
         deliveries,
         rollupRows,
+        seedSeconds,
         plugin30d: await timeCalls(api, `/api/analytics/plugins/plugin-50?from=${from}`, calls),
         plugin30dHourly: await timeCalls(api, `/api/analytics/plugins/plugin-50?from=${from}&granularity=hour`, calls),
         overview30d: await timeCalls(api, `/api/analytics/overview?from=${from}`, calls),
@@ -130,7 +95,7 @@ async function measureCalls(ctx: BenchContext, deliveries: number): Promise<Anal
 
 export async function analyticsScenario(ctx: BenchContext): Promise<AnalyticsResults> {
   // --quick keeps the bench test short: only that the path works
-  const sizes = ctx.options.quick ? [500, 5_000] : [10_000, 10_000_000]
+  const sizes = ctx.options.analytics
   const results: AnalyticsResults = { calls: [], drainOn: [], drainOff: [] }
   for (const deliveries of sizes) results.calls.push(await measureCalls(ctx, deliveries))
   const off: BenchContext = { ...ctx, options: { ...ctx.options, relayEnv: { ...ctx.options.relayEnv, ANALYTICS: 'off' } } }

@@ -4,10 +4,10 @@ import type { Logger } from 'pino'
 import { alertOnAttempts, alertOnBacklog, alertOnDisabled, alertOnSloBurn } from '../alerts/monitor.ts'
 import type { Config } from '../config.ts'
 import type { Database } from '../db/database.ts'
-import { GRAINS, rollUp } from './rollup.ts'
+import { dayTotals, GRAINS, rollUp, rollUpApps } from './rollup.ts'
 import { advanceWatermark, nextSlice } from './sql/next-slice.ts'
 import { readAttempts } from './sql/read-attempts.ts'
-import { pruneRollups, upsertRollups } from './sql/upsert-rollups.ts'
+import { addToTotals, pruneRollups, upsertAppRollups, upsertRollups } from './sql/upsert-rollups.ts'
 
 /** Attempts folded per transaction: a run stays short, and so does the lock it holds. */
 export const SLICE_ROWS = 20_000
@@ -47,8 +47,10 @@ export async function aggregateOnce(db: Database, config: AggregatorConfig, opti
     for (const grain of GRAINS) {
       const r = rollUp(rows, grain)
       await upsertRollups(trx, grain, r)
+      await upsertAppRollups(trx, grain, rollUpApps(rows, grain))
       rollups += r.length
     }
+    await addToTotals(trx, dayTotals(rows))
     let alerts = await alertOnAttempts(trx, rows, config.ALERT_FAILING_AFTER)
     if (options.slowChecks) alerts += await slowChecks(trx, config)
     else alerts += await alertOnDisabled(trx)

@@ -2,7 +2,8 @@ import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { causeCounts, type FailureCause } from './failure-cause.ts'
 import { merge, quantile } from './histogram.ts'
-import { buckets, type Range } from './range.ts'
+import { buckets, tile, type Range } from './range.ts'
+import { readTotalParts, type PluginSet } from './sql/range-totals.ts'
 import type { Grain } from './rollup.ts'
 
 const TABLES: Record<Grain, string> = { minute: 'analytics_minute', hour: 'analytics_hour', day: 'analytics_day' }
@@ -131,52 +132,44 @@ export async function pluginAnalytics(db: Database, tenantId: string, pluginId: 
   }
 }
 
+/** Adds `sign` × t into a tally (a running total's start is subtracted). */
+function addSigned(into: Tally, t: Tally, sign: number): void {
+  into.attempts += sign * t.attempts
+  into.sent += sign * t.sent
+  into.retried += sign * t.retried
+  into.failed += sign * t.failed
+  for (const k of ['latency', 'e2e', 'causes'] as const) {
+    const h = into[k]
+    while (h.length < t[k].length) h.push(0)
+    t[k].forEach((n, i) => (h[i]! += sign * n))
+  }
+}
+
 /**
- * Each plugin's totals over a range, by plugin id. Summed in SQL, histograms
- * included (unnest and a native sum over their non-empty buckets): a store's
- * whole range comes back as one row per plugin and a few per non-empty bucket,
- * not as every rollup row with its arrays. `histograms: false` for counts alone;
- * `e2e: false` leaves out the commit → delivered histogram (the largest, and the
- * overview does not show it: its e2e percentiles are null).
+ * Each plugin's totals over a range, by plugin id: whole days as the difference
+ * of two running totals (analytics_total), the edges from hour and minute
+ * rollups (range.ts tile). A store's 30 or 90 days cost two rows per plugin, the
+ * same as one day. `histograms: false` for counts alone; `e2e: false` leaves out
+ * the commit → delivered histogram (the overview does not show it).
  */
 export async function pluginTotals(
   db: Database,
-  tenantId: string,
+  plugins: string | PluginSet,
   range: Range,
   options: { histograms?: boolean; e2e?: boolean } = {},
+  now = new Date(),
 ): Promise<Map<string, Tally>> {
-  const table = sql.table(TABLES[range.granularity])
-  const inRange = sql`r.tenant_id = ${tenantId}::uuid and r.bucket >= ${range.from}::timestamptz and r.bucket < ${range.to}::timestamptz`
-  const [counts, buckets] = await Promise.all([
-    sql<{ plugin_id: string; attempts: number; sent: number; retried: number; failed: number }>`
-      select r.plugin_id, sum(r.attempts)::integer as attempts, sum(r.sent)::integer as sent,
-             sum(r.retried)::integer as retried, sum(r.failed)::integer as failed
-        from ${table} r where ${inRange}
-       group by r.plugin_id
-    `.execute(db),
-    options.histograms === false
-      ? { rows: [] }
-      : sql<{ plugin_id: string; histogram: 'latency' | 'e2e' | 'causes'; i: number; n: number }>`
-          select r.plugin_id, h.histogram, h.i::integer - 1 as i, sum(h.n)::integer as n
-            from ${table} r
-           cross join lateral (
-             select 'latency' as histogram, u.i, u.n from unnest(r.latency) with ordinality as u (n, i) where u.n > 0
-             union all
-             select 'e2e', u.i, u.n from unnest(r.e2e) with ordinality as u (n, i) where ${options.e2e !== false} and u.n > 0
-             union all
-             select 'causes', u.i, u.n from unnest(r.causes) with ordinality as u (n, i) where u.n > 0
-           ) h
-           where ${inRange}
-           group by 1, 2, 3
-        `.execute(db),
-  ])
+  const histograms = options.histograms !== false
+  const parts = await readTotalParts(db, typeof plugins === 'string' ? { tenantId: plugins } : plugins, tile(range, now), {
+    latency: histograms,
+    e2e: histograms && options.e2e !== false,
+    causes: histograms,
+  })
   const totals = new Map<string, Tally>()
-  for (const c of counts.rows) totals.set(c.plugin_id, { ...emptyTally(), attempts: c.attempts, sent: c.sent, retried: c.retried, failed: c.failed })
-  for (const b of buckets.rows) {
-    const histogram = totals.get(b.plugin_id)?.[b.histogram]
-    if (!histogram) continue
-    while (histogram.length <= b.i) histogram.push(0)
-    histogram[b.i] = b.n
+  for (const part of parts) {
+    let total = totals.get(part.plugin_id)
+    if (!total) totals.set(part.plugin_id, (total = emptyTally()))
+    addSigned(total, { ...part, latency: ints(part.latency), e2e: ints(part.e2e), causes: ints(part.causes) }, part.sign)
   }
   return totals
 }
@@ -203,21 +196,30 @@ export interface Backlog {
   oldest_due_age_ms: number | null
 }
 
-/** Due deliveries of the tenant's active plugins, counted up to `cap` each, and the oldest's age. */
-export async function backlogs(db: Database, tenantId: string, cap = 10_000): Promise<Map<string, Backlog>> {
+/**
+ * Each live plugin's due deliveries (counted up to `cap`) and the oldest's age.
+ * Only plugins of the ready set (db/0008 plugin_ready) whose due_at has passed are
+ * probed, through the partial indexes of claimable rows (deliveries_plugin_pending,
+ * deliveries_plugin_retry): at most `cap` index entries each, whatever the
+ * history; the others have nothing due.
+ */
+export async function backlogs(db: Database, tenantId: string, cap = 1000): Promise<Map<string, Backlog>> {
   const { rows } = await sql<{ id: string; due: number; oldest: Date | null }>`
     select p.id,
            (select count(*)::integer from (select 1 from deliveries d
-                                            where d.plugin_id = p.id and d.status in ('pending', 'retry')
-                                              and d.next_attempt_at <= now()
+                                            where d.plugin_id = p.id and d.status = 'pending' and d.next_attempt_at <= now()
+                                            limit ${cap}::integer) c)
+         + (select count(*)::integer from (select 1 from deliveries d
+                                            where d.plugin_id = p.id and d.status = 'retry' and d.next_attempt_at <= now()
                                             limit ${cap}::integer) c) as due,
            least((select min(d.next_attempt_at) from deliveries d
                    where d.plugin_id = p.id and d.status = 'pending' and d.next_attempt_at <= now()),
                  (select min(d.next_attempt_at) from deliveries d
                    where d.plugin_id = p.id and d.status = 'retry' and d.next_attempt_at <= now())) as oldest
       from plugins p
+      join plugin_ready r on r.plugin_id = p.id and r.due_at <= now()
      where p.tenant_id = ${tenantId}::uuid and p.status <> 'deleted'
   `.execute(db)
   const now = Date.now()
-  return new Map(rows.map((r) => [r.id, { due: r.due, oldest_due_age_ms: r.oldest ? Math.max(0, now - r.oldest.getTime()) : null }]))
+  return new Map(rows.map((r) => [r.id, { due: Math.min(cap, r.due), oldest_due_age_ms: r.oldest ? Math.max(0, now - r.oldest.getTime()) : null }]))
 }

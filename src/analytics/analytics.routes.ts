@@ -4,7 +4,7 @@ import { findPlugin } from '../plugins/plugin.repository.ts'
 import { backlogs, emptyTally, numbers, pluginAnalytics, pluginTotals } from './analytics.queries.ts'
 import { OverviewResponse, PluginAnalyticsResponse, RangeQuery } from './analytics.schemas.ts'
 import { resolveRange } from './range.ts'
-import { sloState } from './slo.ts'
+import { sloState, sloStates } from './slo.ts'
 
 /**
  * The analytics API: reads the rollups (src/analytics/aggregator.ts keeps them),
@@ -46,20 +46,23 @@ const analyticsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         .orderBy('created_at')
         .orderBy('id')
         .execute()
-      const [totals, backlog] = await Promise.all([pluginTotals(db, request.tenantId, range, { e2e: false }), backlogs(db, request.tenantId, 1000)])
-      const slos = await Promise.all(plugins.map((p) => (p.slo ? sloState(db, p.id, p.slo) : null)))
+      const [totals, backlog, slos] = await Promise.all([
+        pluginTotals(db, request.tenantId, range, { e2e: false }),
+        backlogs(db, request.tenantId),
+        sloStates(db, plugins.flatMap((p) => (p.slo ? [{ id: p.id, slo: p.slo }] : []))),
+      ])
       return {
         from: range.from.toISOString(),
         to: range.to.toISOString(),
         granularity: range.granularity,
-        plugins: plugins.map((p, i) => ({
+        plugins: plugins.map((p) => ({
           plugin: p.slug,
           name: p.name,
           status: p.status,
           kind: p.kind,
           totals: numbers(totals.get(p.id) ?? emptyTally()),
           backlog: backlog.get(p.id) ?? { due: 0, oldest_due_age_ms: null },
-          slo: slos[i] ?? null,
+          slo: slos.get(p.id) ?? null,
         })),
       }
     },

@@ -45,3 +45,49 @@ export function buckets(range: Range): Date[] {
   for (let t = range.from.getTime(); t < range.to.getTime(); t += STEP_MS[range.granularity]) out.push(new Date(t))
   return out
 }
+
+/**
+ * How a range's totals are read at the least cost (src/analytics/sql/range-totals.ts):
+ * whole days as the difference of two running totals (analytics_total), the
+ * partial hours and minutes at its edges from the hour and minute rollups. The
+ * buckets counted are the same as reading every bucket of the range's
+ * granularity: those that start in [from, to). `totals.to` null: up to now (no
+ * rollup lies in the future, so the latest running total is the end).
+ */
+export interface Tiles {
+  totals: { from: Date; to: Date | null } | null
+  rows: { grain: 'minute' | 'hour'; from: Date; to: Date }[]
+}
+
+const COARSER = { minute: 'hour', hour: 'day' } as const
+
+const ceilTo = (at: Date, grain: Grain): Date => {
+  const t = truncate(at, grain)
+  return t.getTime() === at.getTime() ? t : new Date(t.getTime() + STEP_MS[grain])
+}
+
+export function tile(range: Range, now = new Date()): Tiles {
+  const tiles: Tiles = { totals: null, rows: [] }
+  // the end of the last bucket counted; null when the range runs to now
+  const end = range.to.getTime() >= now.getTime() ? null : ceilTo(range.to, range.granularity)
+  const walk = (from: Date, to: Date | null, grain: Grain): void => {
+    if (to !== null && from >= to) return
+    if (grain === 'day') {
+      if (from <= now) tiles.totals = { from, to }
+      return
+    }
+    const coarser = COARSER[grain]
+    const inner = ceilTo(from, coarser)
+    const innerEnd = to === null ? null : truncate(to, coarser)
+    if (to !== null && innerEnd !== null && inner >= innerEnd) {
+      tiles.rows.push({ grain, from, to })
+      return
+    }
+    if (from < inner) tiles.rows.push({ grain, from, to: inner })
+    walk(inner, innerEnd, coarser)
+    if (innerEnd !== null && to !== null && innerEnd < to) tiles.rows.push({ grain, from: innerEnd, to })
+  }
+  // minutes and hours in the future have no rows: an open end reads up to the next day, then the running totals
+  walk(range.from, end, range.granularity)
+  return tiles
+}

@@ -35,16 +35,36 @@ export function outcomeOf(row: Pick<AttemptRow, 'error' | 'attempt' | 'delivery_
 
 /** Folds attempts into one rollup per plugin, event type and bucket of `grain`. */
 export function rollUp(rows: readonly AttemptRow[], grain: Grain): Rollup[] {
+  return fold(rows, grain, (row) => row.plugin_id)
+}
+
+/** The same per app (plugin_id holds the app's id), of the attempts of app installations. */
+export function rollUpApps(rows: readonly AttemptRow[], grain: Grain): Rollup[] {
+  return fold(
+    rows.filter((r) => r.app_id !== null),
+    grain,
+    (row) => row.app_id!,
+  )
+}
+
+/** A day's rollups of each plugin, all event types added (event_type ''): what analytics_total adds. */
+export function dayTotals(rows: readonly AttemptRow[]): Rollup[] {
+  return fold(rows, 'day', (row) => row.plugin_id, '')
+}
+
+function fold(rows: readonly AttemptRow[], grain: Grain, keyOf: (row: AttemptRow) => string, eventType?: string): Rollup[] {
   const rollups = new Map<string, Rollup>()
   for (const row of rows) {
     const bucket = truncate(row.at, grain)
-    const key = `${row.plugin_id} ${row.event_type} ${bucket.getTime()}`
+    const id = keyOf(row)
+    const type = eventType ?? row.event_type
+    const key = `${id} ${type} ${bucket.getTime()}`
     let r = rollups.get(key)
     if (!r) {
       r = {
         tenant_id: row.tenant_id,
-        plugin_id: row.plugin_id,
-        event_type: row.event_type,
+        plugin_id: id,
+        event_type: type,
         bucket,
         attempts: 0,
         sent: 0,

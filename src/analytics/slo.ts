@@ -1,7 +1,8 @@
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { quantile } from './histogram.ts'
-import { addTally, emptyTally, type Tally } from './analytics.queries.ts'
+import { emptyTally, pluginTotals, type Tally } from './analytics.queries.ts'
+import { truncate } from './rollup.ts'
 
 /** A plugin's objective (plugins.slo): the share of attempts that succeed, and optionally a p95 duration. */
 export interface Slo {
@@ -43,31 +44,46 @@ export interface SloState {
 const round = (x: number) => Math.round(x * 10_000) / 10_000
 
 /**
- * A plugin's SLO now: its error budget over the last 30 days (daily rollups) and
- * its burn rate over each window (minute rollups: at most 360 rows per event type).
+ * Plugins' SLOs now, in two statements whatever their number: the error budget
+ * over the last 30 days (running totals, two index probes per plugin: src/analytics/sql/range-totals.ts)
+ * and the burn rate over each window (minute rollups of the last 6 hours, by primary key).
  */
+export async function sloStates(db: Database, plugins: readonly { id: string; slo: Slo }[], now = new Date()): Promise<Map<string, SloState>> {
+  if (plugins.length === 0) return new Map()
+  const ids = plugins.map((p) => p.id)
+  const periodStart = new Date(truncate(now, 'day').getTime() - (SLO_PERIOD_DAYS - 1) * 86_400_000)
+  const [period, windows] = await Promise.all([
+    pluginTotals(db, { ids }, { from: periodStart, to: now, granularity: 'day' }, { e2e: false }, now),
+    sql<{ plugin_id: string } & Record<`attempts_${Window}` | `sent_${Window}`, number>>`
+      select plugin_id,
+             ${sql.join(
+               (Object.entries(WINDOWS) as [Window, number][]).map(
+                 ([w, span]) => sql`coalesce(sum(attempts) filter (where bucket > ${now}::timestamptz - ${span}::integer * interval '1 minute'), 0)::integer as ${sql.ref(`attempts_${w}`)},
+                                    coalesce(sum(sent) filter (where bucket > ${now}::timestamptz - ${span}::integer * interval '1 minute'), 0)::integer as ${sql.ref(`sent_${w}`)}`,
+               ),
+             )}
+        from analytics_minute
+       where plugin_id = any (${ids}::uuid[]) and bucket > ${now}::timestamptz - interval '6 hours'
+       group by plugin_id
+    `.execute(db),
+  ])
+  const byPlugin = new Map(windows.rows.map((r) => [r.plugin_id, r]))
+  return new Map(plugins.map((p) => [p.id, sloFrom(p.slo, period.get(p.id) ?? emptyTally(), byPlugin.get(p.id))]))
+}
+
+/** One plugin's SLO now (the plugin's analytics call). */
 export async function sloState(db: Database, pluginId: string, slo: Slo, now = new Date()): Promise<SloState> {
-  const { rows: period } = await sql<Tally>`
-    select coalesce(sum(attempts), 0)::integer as attempts, coalesce(sum(sent), 0)::integer as sent,
-           coalesce(sum(retried), 0)::integer as retried, coalesce(sum(failed), 0)::integer as failed,
-           analytics_sum(latency) as latency, '{}'::integer[] as e2e, '{}'::integer[] as causes
-      from analytics_day
-     where plugin_id = ${pluginId}::uuid and bucket >= date_trunc('day', ${now}::timestamptz) - ${SLO_PERIOD_DAYS - 1}::integer * interval '1 day'
-  `.execute(db)
-  const { rows: minutes } = await sql<{ minute_ago: number; attempts: number; sent: number }>`
-    select floor(extract(epoch from ${now}::timestamptz - bucket) / 60)::integer as minute_ago,
-           sum(attempts)::integer as attempts, sum(sent)::integer as sent
-      from analytics_minute
-     where plugin_id = ${pluginId}::uuid and bucket > ${now}::timestamptz - interval '6 hours'
-     group by bucket
-  `.execute(db)
+  return (await sloStates(db, [{ id: pluginId, slo }], now)).get(pluginId)!
+}
+
+function sloFrom(slo: Slo, p: Tally, w: (Record<`attempts_${Window}` | `sent_${Window}`, number>) | undefined): SloState {
   const budgetRate = Math.max(1e-9, 1 - slo.success_rate)
   const burn = {} as Record<Window, number>
-  for (const [w, span] of Object.entries(WINDOWS) as [Window, number][]) {
-    const t = minutes.filter((m) => m.minute_ago < span).reduce((a, m) => ({ attempts: a.attempts + m.attempts, sent: a.sent + m.sent }), { attempts: 0, sent: 0 })
-    burn[w] = t.attempts === 0 ? 0 : round((t.attempts - t.sent) / t.attempts / budgetRate)
+  for (const win of Object.keys(WINDOWS) as Window[]) {
+    const attempts = w?.[`attempts_${win}`] ?? 0
+    const sent = w?.[`sent_${win}`] ?? 0
+    burn[win] = attempts === 0 ? 0 : round((attempts - sent) / attempts / budgetRate)
   }
-  const p = addTally(emptyTally(), period[0] ?? emptyTally())
   const errorRate = p.attempts === 0 ? 0 : (p.attempts - p.sent) / p.attempts
   const p95 = quantile(p.latency, 0.95)
   const objectiveP95 = slo.latency_p95_ms ?? null

@@ -9,6 +9,8 @@ export interface AttemptRow {
   plugin_kind: 'plugin' | 'alert'
   plugin_slug: string
   plugin_name: string
+  /** the app whose installation the plugin is, if any */
+  app_id: string | null
   event_type: string
   attempt: number
   status_code: number | null
@@ -25,7 +27,7 @@ export interface AttemptRow {
 /** The attempts of one slice, in the order they were recorded, with what they belong to. */
 export async function readAttempts(trx: Database, slice: Slice): Promise<AttemptRow[]> {
   const { rows } = await sql<AttemptRow>`
-    select a.id, d.tenant_id, d.plugin_id, p.kind as plugin_kind, p.slug as plugin_slug, p.name as plugin_name,
+    select a.id, d.tenant_id, d.plugin_id, p.kind as plugin_kind, p.slug as plugin_slug, p.name as plugin_name, i.app_id,
            coalesce(e.type, 'unknown') as event_type,
            a.attempt, a.status_code, a.error, a.duration_ms, a.created_at as at, e.created_at as committed_at,
            d.status as delivery_status, d.attempts as delivery_attempts
@@ -33,6 +35,7 @@ export async function readAttempts(trx: Database, slice: Slice): Promise<Attempt
       join deliveries d on d.id = a.delivery_id
       join plugins p on p.id = d.plugin_id
       left join events e on e.id = d.event_id
+      left join installations i on i.plugin_id = d.plugin_id
      where a.txid >= ${slice.from}::bigint and a.txid < ${slice.upto}::bigint
      order by a.id
   `.execute(trx)
