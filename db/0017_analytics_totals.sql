@@ -89,5 +89,7 @@ select i.app_id, r.event_type, r.bucket, sum(r.attempts), sum(r.sent), sum(r.ret
 alter table plugin_alerts add column slo_watch_until timestamptz;
 alter table plugin_alerts add column slo_checked_at timestamptz;
 create index plugin_alerts_slo_watch on plugin_alerts (slo_checked_at nulls first, plugin_id) where slo_watch_until is not null;
+-- plugins burning now must be seen recovering, attempts or not
+update plugin_alerts set slo_watch_until = now() + interval '6 hours' where slo_burn;
 -- plugins in backlog: the backlog check must see each one clear
 create index plugin_alerts_backlog on plugin_alerts (plugin_id) where backlog;

@@ -7,7 +7,7 @@ import type {
   PluginRecoveredData,
   PluginSloBurnData,
 } from '../events/schemas/alerts.ts'
-import { sloState } from '../analytics/slo.ts'
+import { sloStates, type Slo } from '../analytics/slo.ts'
 import { failureCause, type FailureCause } from '../analytics/failure-cause.ts'
 import type { AttemptRow } from '../analytics/sql/read-attempts.ts'
 import { emit, outboxTransaction } from '../outbox/emit.ts'
@@ -92,7 +92,22 @@ export async function alertOnAttempts(trx: Database, rows: readonly AttemptRow[]
     changed.push(state)
   }
   await writeStates(trx, changed)
+  await watchSlos(trx, [...byPlugin].filter(([, attempts]) => attempts[0]!.plugin_has_slo).map(([id]) => id))
   return raised
+}
+
+/**
+ * Plugins with an SLO that just had attempts: their burn rates may change for the
+ * next 6 hours (the longest window), so alertOnSloBurn watches them until then.
+ * Moved only when it gains more than a few minutes: not a write per slice.
+ */
+async function watchSlos(trx: Database, pluginIds: readonly string[]): Promise<void> {
+  if (pluginIds.length === 0) return
+  await sql`
+    update plugin_alerts set slo_watch_until = now() + ${SLO_WATCH}::interval
+     where plugin_id = any (${pluginIds}::uuid[])
+       and (slo_watch_until is null or slo_watch_until < now() + ${SLO_WATCH}::interval - interval '5 minutes')
+  `.execute(trx)
 }
 
 /**
@@ -133,18 +148,28 @@ export async function alertOnDisabled(trx: Database): Promise<number> {
 /** Due deliveries counted at most this far: the alert says "at least". */
 const BACKLOG_COUNT_CAP = 10_000
 
+/** Plugins probed per backlog check, oldest due first: the check's cost has a bound whatever happens. */
+const BACKLOG_BATCH = 1000
+
 /**
  * plugin.backlog when a plugin's oldest due delivery is older than `afterMs`;
  * plugin.recovered (from backlog) once it is under half of that again, so a
- * backlog hovering at the threshold does not flap. One probe per active plugin
- * through its partial indexes of claimable rows (deliveries_plugin_pending,
- * deliveries_plugin_retry): this is the one check whose cost follows the number
- * of active plugins, which is why it runs once a minute, not every aggregation.
+ * backlog hovering at the threshold does not flap. Probes only the plugins that
+ * can be in either state: those whose ready-set entry (db/0008 plugin_ready,
+ * due_at a lower bound of their next claimable delivery) is older than the
+ * threshold, and those in backlog now (plugin_alerts_backlog), each through its
+ * partial indexes of claimable rows. A platform of idle or keeping-up plugins
+ * costs nothing here.
  */
 export async function alertOnBacklog(trx: Database, afterMs: number): Promise<number> {
   const { rows } = await sql<{ id: string; tenant_id: string; slug: string; name: string; oldest: Date | null; backlog: boolean | null }>`
     select p.id, p.tenant_id, p.slug, p.name, least(o.pending, o.retry) as oldest, s.backlog
-      from plugins p
+      from ((select r.plugin_id from plugin_ready r
+              where r.due_at <= now() - ${afterMs}::integer * interval '1 millisecond'
+              order by r.due_at limit ${BACKLOG_BATCH}::integer)
+            union
+            select a.plugin_id from plugin_alerts a where a.backlog) c
+      join plugins p on p.id = c.plugin_id
       left join plugin_alerts s on s.plugin_id = p.id
      cross join lateral (
        select (select min(d.next_attempt_at) from deliveries d
@@ -152,7 +177,7 @@ export async function alertOnBacklog(trx: Database, afterMs: number): Promise<nu
               (select min(d.next_attempt_at) from deliveries d
                 where d.plugin_id = p.id and d.status = 'retry' and d.next_attempt_at <= now()) as retry
      ) o
-     where p.status = 'active' and p.kind = 'plugin'
+     where (p.status = 'active' and p.kind = 'plugin') or s.backlog
   `.execute(trx)
   const now = Date.now()
   const firing = rows.filter((r) => !r.backlog && r.oldest !== null && now - r.oldest.getTime() > afterMs)
@@ -200,25 +225,40 @@ export async function alertOnBacklog(trx: Database, afterMs: number): Promise<nu
   return firing.length + clearing.length
 }
 
+/** The longest burn-rate window (src/analytics/slo.ts WINDOWS): attempts older than it change no burn rate. */
+const SLO_WATCH = '6 hours'
+/**
+ * Watched plugins checked per run: the check's cost stays this, whatever the
+ * platform's size. At the default ANALYTICS_INTERVAL_MS (5 s), 1,200 watched plugins a
+ * minute; with more, each is seen least recently checked first, in turn.
+ */
+export const SLO_BATCH = 100
+
 /**
  * plugin.slo_burn when a plugin with an SLO burns its error budget by one of the
  * multi-window rules (src/analytics/slo.ts), plugin.recovered (from slo_burn) once
- * neither rule holds. Only plugins that state an SLO are read.
+ * neither rule holds. Reads only the watched plugins (attempts in the last 6
+ * hours, or burning: plugin_alerts_slo_watch), SLO_BATCH of them, least recently
+ * checked first; a plugin that is quiet and not burning leaves the watch.
  */
-export async function alertOnSloBurn(trx: Database): Promise<number> {
-  const plugins = await trx
-    .selectFrom('plugins')
-    .select(['id', 'tenant_id', 'slug', 'name', 'slo'])
-    .where('status', '=', 'active')
-    .where('kind', '=', 'plugin')
-    .where('slo', 'is not', null)
-    .execute()
+export async function alertOnSloBurn(trx: Database, batch = SLO_BATCH): Promise<number> {
+  const { rows: plugins } = await sql<{ id: string; tenant_id: string; slug: string; name: string; slo: Slo | null; status: string; kind: string }>`
+    select p.id, p.tenant_id, p.slug, p.name, p.slo, p.status, p.kind
+      from plugin_alerts a join plugins p on p.id = a.plugin_id
+     where a.slo_watch_until is not null
+     order by a.slo_checked_at nulls first, a.plugin_id
+     limit ${batch}::integer
+  `.execute(trx)
   if (plugins.length === 0) return 0
-  const states = await readStates(trx, plugins.map((p) => p.id))
-  const changed: AlertState[] = []
   const now = new Date()
-  for (const p of plugins) {
-    const slo = await sloState(trx, p.id, p.slo!, now)
+  const checked = plugins.filter((p) => p.status === 'active' && p.kind === 'plugin' && p.slo !== null)
+  const [states, slos] = await Promise.all([
+    readStates(trx, checked.map((p) => p.id)),
+    sloStates(trx, checked.map((p) => ({ id: p.id, slo: p.slo! })), now),
+  ])
+  const changed: AlertState[] = []
+  for (const p of checked) {
+    const slo = slos.get(p.id)!
     const state = states.get(p.id) ?? emptyState(p.id, p.tenant_id)
     if (slo.state !== 'ok' && !state.slo_burn) {
       const data: PluginSloBurnData = {
@@ -251,5 +291,14 @@ export async function alertOnSloBurn(trx: Database): Promise<number> {
     }
   }
   await writeStates(trx, changed)
+  // checked now; quiet and not burning (or no longer an active plugin with an SLO): off the watch
+  await sql`
+    update plugin_alerts
+       set slo_checked_at = now(),
+           slo_watch_until = case when slo_watch_until <= now() and not slo_burn then null
+                                  when plugin_id = any (${plugins.filter((p) => !checked.includes(p)).map((p) => p.id)}::uuid[]) then null
+                                  else slo_watch_until end
+     where plugin_id = any (${plugins.map((p) => p.id)}::uuid[])
+  `.execute(trx)
   return changed.length
 }

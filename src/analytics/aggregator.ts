@@ -52,17 +52,14 @@ export async function aggregateOnce(db: Database, config: AggregatorConfig, opti
     }
     await addToTotals(trx, dayTotals(rows))
     let alerts = await alertOnAttempts(trx, rows, config.ALERT_FAILING_AFTER)
-    if (options.slowChecks) alerts += await slowChecks(trx, config)
-    else alerts += await alertOnDisabled(trx)
+    // every check reads a bounded set: the recently disabled, the watched SLOs (a batch), the backlogged
+    alerts += (await alertOnDisabled(trx)) + (await alertOnSloBurn(trx))
+    if (options.slowChecks) alerts += await alertOnBacklog(trx, config.ALERT_BACKLOG_AFTER_MS)
     // a slice without attempts leaves the watermark alone: nothing can appear below the horizon any more,
     // and an idle database stays untouched
     if (rows.length > 0) await advanceWatermark(trx, slice.upto)
     return { upto: slice.upto, attempts: rows.length, rollups, alerts }
   })
-}
-
-async function slowChecks(trx: Database, config: AggregatorConfig): Promise<number> {
-  return (await alertOnDisabled(trx)) + (await alertOnBacklog(trx, config.ALERT_BACKLOG_AFTER_MS)) + (await alertOnSloBurn(trx))
 }
 
 /**

@@ -7,6 +7,7 @@ import { readTotalParts, type PluginSet } from './sql/range-totals.ts'
 import type { Grain } from './rollup.ts'
 
 const TABLES: Record<Grain, string> = { minute: 'analytics_minute', hour: 'analytics_hour', day: 'analytics_day' }
+const APP_TABLES: Record<Grain, string> = { minute: 'analytics_app_minute', hour: 'analytics_app_hour', day: 'analytics_app_day' }
 
 /** Counts and histograms of some attempts, as a rollup row or a sum of them. */
 export interface Tally {
@@ -74,22 +75,22 @@ interface TallyRow extends Tally {
 const ints = (text: string): number[] => (text === '' ? [] : text.split(',').map(Number))
 
 /**
- * Rollup rows of one range, with `key` the plugin or the event type. Reads only
- * the rows of the range (primary key (plugin_id, bucket, …) for one plugin,
- * (tenant_id, bucket) for all): the cost follows the range asked and the
- * tenant's plugins, not the history stored. The histograms are added here, not
- * in SQL: an element-wise sum in SQL (analytics_sum) costs a function call per
- * row, ten times what this loop does.
+ * Rollup rows of one range, with `key` the event type: one plugin's (primary key
+ * (plugin_id, bucket, …)) or one app's across its installations (analytics_app_*,
+ * primary key (app_id, bucket, …)). Reads only the rows of the range: the cost
+ * follows the range asked, not the history stored. The histograms are added
+ * here, not in SQL: an element-wise sum in SQL (analytics_sum) costs a function
+ * call per row, ten times what this loop does.
  */
-async function tallies(db: Database, tenantId: string, range: Range, by: 'plugin' | 'event_type', pluginId: string | null): Promise<TallyRow[]> {
-  const table = sql.table(TABLES[range.granularity])
-  const key = by === 'plugin' ? sql`r.plugin_id::text` : sql`r.event_type`
+async function tallies(db: Database, source: { pluginId: string } | { appId: string }, range: Range): Promise<TallyRow[]> {
+  const which =
+    'pluginId' in source
+      ? sql`from ${sql.table(TABLES[range.granularity])} r where r.plugin_id = ${source.pluginId}::uuid`
+      : sql`from ${sql.table(APP_TABLES[range.granularity])} r where r.app_id = ${source.appId}::uuid`
   const { rows } = await sql<{ key: string; bucket: Date; attempts: number; sent: number; retried: number; failed: number; latency: string; e2e: string; causes: string }>`
-    select ${key} as key, r.bucket, r.attempts, r.sent, r.retried, r.failed,
+    select r.event_type as key, r.bucket, r.attempts, r.sent, r.retried, r.failed,
            array_to_string(r.latency, ',') as latency, array_to_string(r.e2e, ',') as e2e, array_to_string(r.causes, ',') as causes
-      from ${table} r
-     where r.tenant_id = ${tenantId}::uuid
-       and (${pluginId}::uuid is null or r.plugin_id = ${pluginId}::uuid)
+      ${which}
        and r.bucket >= ${range.from}::timestamptz and r.bucket < ${range.to}::timestamptz
   `.execute(db)
   return rows.map((r) => ({ ...r, latency: ints(r.latency), e2e: ints(r.e2e), causes: ints(r.causes) }))
@@ -109,8 +110,17 @@ export interface PluginAnalytics {
 }
 
 /** One plugin over a range: every bucket (empty ones as zeros), totals, and totals per event type. */
-export async function pluginAnalytics(db: Database, tenantId: string, pluginId: string, range: Range): Promise<PluginAnalytics> {
-  const rows = await tallies(db, tenantId, range, 'event_type', pluginId)
+export function pluginAnalytics(db: Database, pluginId: string, range: Range): Promise<PluginAnalytics> {
+  return rangeAnalytics(db, { pluginId }, range)
+}
+
+/** One app over a range, across all its installations (the app rollups): the same numbers as a plugin's. */
+export function appAnalytics(db: Database, appId: string, range: Range): Promise<PluginAnalytics> {
+  return rangeAnalytics(db, { appId }, range)
+}
+
+async function rangeAnalytics(db: Database, source: { pluginId: string } | { appId: string }, range: Range): Promise<PluginAnalytics> {
+  const rows = await tallies(db, source, range)
   const perBucket = new Map<number, Tally>()
   const perType = new Map<string, Tally>()
   const total = emptyTally()

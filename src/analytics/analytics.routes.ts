@@ -1,8 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { findPlugin } from '../plugins/plugin.repository.ts'
-import { backlogs, emptyTally, numbers, pluginAnalytics, pluginTotals } from './analytics.queries.ts'
-import { OverviewResponse, PluginAnalyticsResponse, RangeQuery } from './analytics.schemas.ts'
+import { findOwnApp } from '../apps/app.repository.ts'
+import { AppSlugParams } from '../apps/app.schemas.ts'
+import { requireDeveloper } from '../apps/developer-auth.ts'
+import { appAnalytics, backlogs, emptyTally, numbers, pluginAnalytics, pluginTotals } from './analytics.queries.ts'
+import { AppAnalyticsResponse, OverviewResponse, PluginAnalyticsResponse, RangeQuery } from './analytics.schemas.ts'
 import { resolveRange } from './range.ts'
 import { sloState, sloStates } from './slo.ts'
 
@@ -26,7 +29,7 @@ const analyticsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const range = resolveRange(request.query)
       const plugin = await findPlugin(db, request.tenantId, request.params.slug)
       const [analytics, slo] = await Promise.all([
-        pluginAnalytics(db, request.tenantId, plugin.id, range),
+        pluginAnalytics(db, plugin.id, range),
         plugin.slo ? sloState(db, plugin.id, plugin.slo) : null,
       ])
       return { plugin: plugin.slug, ...analytics, slo }
@@ -67,6 +70,34 @@ const analyticsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
     },
   )
+
+  // An app's developer: the same numbers for the app across its installations, with the developer key
+  // (encapsulated: the developer-key hook guards this route only). Another developer's app is not found.
+  const developerRoutes: FastifyPluginAsyncTypebox = async (developer) => {
+    requireDeveloper(developer, db)
+    developer.get(
+      '/api/apps/:slug/analytics',
+      {
+        config: { principal: 'developer' },
+        schema: { params: AppSlugParams, querystring: RangeQuery, response: { 200: AppAnalyticsResponse } },
+      },
+      async (request) => {
+        const range = resolveRange(request.query)
+        const own = await findOwnApp(db, request.developer!.id, request.params.slug)
+        const [analytics, installations] = await Promise.all([
+          appAnalytics(db, own.id, range),
+          db
+            .selectFrom('installations')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('app_id', '=', own.id)
+            .where('status', '=', 'active')
+            .executeTakeFirstOrThrow(),
+        ])
+        return { app: own.slug, installations: Number(installations.n), ...analytics }
+      },
+    )
+  }
+  await app.register(developerRoutes)
 }
 
 export default analyticsRoutes

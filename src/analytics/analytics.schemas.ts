@@ -78,6 +78,17 @@ export const PluginAnalyticsResponse = Type.Object({
   slo: OrNull(SloStateSchema),
 })
 
+export const AppAnalyticsResponse = Type.Object({
+  app: Type.String({ description: 'The app slug' }),
+  installations: Type.Integer({ description: 'Live installations now' }),
+  ...RangeFields,
+  totals: NumbersSchema,
+  series: Type.Array(Type.Composite([Type.Object({ at: Type.String({ format: 'date-time', description: 'Bucket start' }) }), NumbersSchema]), {
+    description: 'Every bucket of the range, oldest first; empty ones as zeros; all installations added',
+  }),
+  by_event_type: Type.Array(Type.Composite([Type.Object({ event: Type.String() }), NumbersSchema])),
+})
+
 export const OverviewResponse = Type.Object({
   ...RangeFields,
   plugins: Type.Array(

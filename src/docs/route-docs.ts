@@ -372,6 +372,14 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
       '(deliveries due now, counted up to 1,000, and the oldest one’s age) and SLO state.',
     errors: { 400: ['INVALID_RANGE'] },
   },
+  'GET /api/apps/:slug/analytics': {
+    summary: 'Your app’s analytics across its installations',
+    description:
+      'The numbers of GET /api/analytics/plugins/{slug} (series, totals, per event type) for every delivery to every installation of the ' +
+      'app, added up, with the developer key. From per-app rollups: the cost follows the range asked, not the installations or the ' +
+      'deliveries. Another developer’s app is not found.',
+    errors: { 400: ['INVALID_RANGE'], 401: ['MISSING_DEVELOPER_KEY', 'INVALID_DEVELOPER_KEY'], 404: ['NOT_FOUND'] },
+  },
   'POST /api/alerts/endpoints': {
     summary: 'Add an alert endpoint',
     description:

@@ -32,6 +32,12 @@ export async function readTotalParts(
   tiles: Tiles,
   histograms: { latency: boolean; e2e: boolean; causes: boolean },
 ): Promise<TotalPart[]> {
+  const query = totalPartsQuery(plugins, tiles, histograms)
+  return query ? (await query.execute(db)).rows : []
+}
+
+/** The statement of readTotalParts (a test EXPLAINs it); null when the range is empty. */
+export function totalPartsQuery(plugins: PluginSet, tiles: Tiles, histograms: { latency: boolean; e2e: boolean; causes: boolean }) {
   const text = (on: boolean, column: string) => (on ? sql`array_to_string(x.${sql.ref(column)}, ',')` : sql`''`)
   const columns = (alias: string, sign: number) => {
     const a = sql.raw(alias)
@@ -53,14 +59,13 @@ export async function readTotalParts(
     parts.push(sql`(select ${columns('r', 1)} from ${table} r
                      where r.plugin_id = p.id and r.bucket >= ${r.from}::timestamptz and r.bucket < ${r.to}::timestamptz)`)
   }
-  if (parts.length === 0) return []
+  if (parts.length === 0) return null
   const which = 'tenantId' in plugins ? sql`p.tenant_id = ${plugins.tenantId}::uuid and p.status <> 'deleted'` : sql`p.id = any (${plugins.ids}::uuid[])`
-  const { rows } = await sql<TotalPart>`
+  return sql<TotalPart>`
     select p.id as plugin_id, x.sign, x.attempts::float8 as attempts, x.sent::float8 as sent, x.retried::float8 as retried, x.failed::float8 as failed,
            ${text(histograms.latency, 'latency')} as latency, ${text(histograms.e2e, 'e2e')} as e2e, ${text(histograms.causes, 'causes')} as causes
       from plugins p
      cross join lateral (${sql.join(parts, sql` union all `)}) x
      where ${which}
-  `.execute(db)
-  return rows
+  `
 }

@@ -9,6 +9,8 @@ export interface AttemptRow {
   plugin_kind: 'plugin' | 'alert'
   plugin_slug: string
   plugin_name: string
+  /** the plugin states an SLO (its burn rates are watched while it has attempts) */
+  plugin_has_slo: boolean
   /** the app whose installation the plugin is, if any */
   app_id: string | null
   event_type: string
@@ -27,7 +29,7 @@ export interface AttemptRow {
 /** The attempts of one slice, in the order they were recorded, with what they belong to. */
 export async function readAttempts(trx: Database, slice: Slice): Promise<AttemptRow[]> {
   const { rows } = await sql<AttemptRow>`
-    select a.id, d.tenant_id, d.plugin_id, p.kind as plugin_kind, p.slug as plugin_slug, p.name as plugin_name, i.app_id,
+    select a.id, d.tenant_id, d.plugin_id, p.kind as plugin_kind, p.slug as plugin_slug, p.name as plugin_name, p.slo is not null as plugin_has_slo, i.app_id,
            coalesce(e.type, 'unknown') as event_type,
            a.attempt, a.status_code, a.error, a.duration_ms, a.created_at as at, e.created_at as committed_at,
            d.status as delivery_status, d.attempts as delivery_attempts
