@@ -56,7 +56,6 @@ async function measureCalls(ctx: BenchContext, deliveries: number): Promise<Anal
   try {
     const url = ctx.pg.url(name)
     const t0 = monoMs()
-    // one connection: the seed turns off foreign-key triggers for its session
     const rollupRows = await withDatabase(
       url,
       async (db) => {
@@ -65,7 +64,7 @@ async function measureCalls(ctx: BenchContext, deliveries: number): Promise<Anal
           select (select count(*) from analytics_minute) + (select count(*) from analytics_hour) + (select count(*) from analytics_day) as n`.execute(db)
         return Number(rows[0]!.n)
       },
-      1,
+      3,
     )
     const seedSeconds = (monoMs() - t0) / 1000
     ctx.log(`analytics: seeded ${deliveries} deliveries with their attempts and ${rollupRows} rollup rows in ${seedSeconds.toFixed(1)} s`)
