@@ -12,8 +12,8 @@ import { addToTotals, pruneRollups, upsertAppRollups, upsertRollups } from './sq
 /** Attempts folded per transaction: a run stays short, and so does the lock it holds. */
 export const SLICE_ROWS = 20_000
 /**
- * Checks whose cost follows the number of plugins (backlog, SLO burn) run every
- * this-many runs (a minute at the default ANALYTICS_INTERVAL_MS of 5 s).
+ * The backlog check (bounded by the plugins late in the ready set, src/alerts/monitor.ts)
+ * runs every this-many runs: a minute at the default ANALYTICS_INTERVAL_MS of 5 s.
  */
 const SLOW_CHECKS_EVERY = 12
 /** Rollups past their keeping are deleted every this-many runs. */
