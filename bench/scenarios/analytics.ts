@@ -28,6 +28,8 @@ export interface AnalyticsCalls {
   plugin30d: Percentiles
   plugin30dHourly: Percentiles
   overview30d: Percentiles
+  /** the dashboard's default range: its first partial day is read by the hour */
+  overview24h: Percentiles
   stats: Percentiles
 }
 
@@ -82,6 +84,7 @@ async function measureCalls(ctx: BenchContext, deliveries: number): Promise<Anal
         plugin30d: await timeCalls(api, `/api/analytics/plugins/plugin-50?from=${from}`, calls),
         plugin30dHourly: await timeCalls(api, `/api/analytics/plugins/plugin-50?from=${from}&granularity=hour`, calls),
         overview30d: await timeCalls(api, `/api/analytics/overview?from=${from}`, calls),
+        overview24h: await timeCalls(api, '/api/analytics/overview', calls),
         stats: await timeCalls(api, '/api/plugins/events/stats', calls),
       }
     } finally {
@@ -117,6 +120,7 @@ export function analyticsRows(r: AnalyticsResults): Row[] {
     rows.push({ scenario: name, measure: 'plugin, 30 days by day p50, ms', summary: summarise([c.plugin30d.p50]), digits: 1 })
     rows.push({ scenario: name, measure: 'plugin, 30 days by hour p50, ms', summary: summarise([c.plugin30dHourly.p50]), digits: 1 })
     rows.push({ scenario: name, measure: 'overview, 30 days p50, ms', summary: summarise([c.overview30d.p50]), digits: 1 })
+    rows.push({ scenario: name, measure: 'overview, 24 hours p50, ms', summary: summarise([c.overview24h.p50]), digits: 1 })
     rows.push({ scenario: name, measure: 'dashboard stats p50, ms', summary: summarise([c.stats.p50]), digits: 1 })
   }
   rows.push({ scenario: 'Drain with the analytics aggregator on', measure: 'deliveries/s', summary: summarise(r.drainOn), digits: 0 })
