@@ -107,12 +107,13 @@ async function seedChunk(db: Database, from: number, to: number, total: number):
       returning id, event_id, plugin_id, status, attempts, created_at
     ),
     a as (
-      insert into delivery_attempts (delivery_id, attempt, status_code, error, duration_ms, created_at, txid)
+      insert into delivery_attempts (delivery_id, attempt, status_code, error, duration_ms, created_at, txid, outcome)
       select d.id, k,
              case when d.status = 'failed' and k = 1 then null when k < d.attempts or d.status = 'failed' then 500 else 200 end,
              case when d.status = 'failed' and k = 1 then 'timeout after 10000 ms'
                   when k < d.attempts or d.status = 'failed' then 'HTTP 500' end,
-             (5 * exp(random() * 6))::integer, d.created_at + k * interval '1 second', null
+             (5 * exp(random() * 6))::integer, d.created_at + k * interval '1 second', null,
+             case when k < d.attempts then 'retry' when d.status = 'failed' then 'failed' else 'sent' end
         from d cross join generate_series(1, d.attempts) k
       returning delivery_id, attempt, status_code, error, duration_ms, created_at
     ),

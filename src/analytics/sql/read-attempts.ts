@@ -39,7 +39,7 @@ export async function readAttempts(trx: Database, slice: Slice): Promise<Attempt
       join deliveries d on d.id = a.delivery_id
       join plugins p on p.id = d.plugin_id
       left join events e on e.id = d.event_id
-      left join installations i on i.plugin_id = d.plugin_id
+      left join installations i on i.id = p.app_installation_id
      where a.txid >= ${slice.from}::bigint and a.txid < ${slice.upto}::bigint
      order by a.id
   `.execute(trx)
