@@ -81,6 +81,13 @@ t.test('totals over 30 days read two running totals per plugin, however many day
   t.match(totals.get(b), { attempts: 7, sent: 0, failed: 7 }, 'b: the failures of two days ago, not the sends of 40 days ago')
   t.equal(totals.get(a)!.latency.reduce((x, y) => x + y, 0), 15, 'the histogram adds up too')
 
+  // attempts of an older day folded after newer days: added to that day and every later running total
+  await attempts(app, b, 2, 15)
+  await foldAll(app, 31)
+  t.match((await pluginTotals(app.database.db, DEFAULT_TENANT, range)).get(b), { attempts: 9, sent: 2, failed: 7 }, 'b: the late day counts')
+  const lastTwoWeeks: Range = { from: new Date(from.getTime() + 16 * DAY), to: now, granularity: 'day' }
+  t.match((await pluginTotals(app.database.db, DEFAULT_TENANT, lastTwoWeeks)).get(b), { attempts: 7 }, 'and not in a range that starts after it')
+
   // the same through the API, and what the statement reads: two running totals per plugin
   const overview = (await app.request('GET', `/api/analytics/overview?from=${from.toISOString()}`)).body
   t.match(overview.plugins.find((p: { plugin: string }) => p.plugin === 'a'), { totals: { attempts: 15, success_rate: 1 } })
