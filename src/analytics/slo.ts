@@ -10,6 +10,8 @@ export interface Slo {
   latency_p95_ms?: number | null
 }
 
+const MINUTE_MS = 60_000
+
 /** The error budget's period. */
 export const SLO_PERIOD_DAYS = 30
 
@@ -46,24 +48,37 @@ const round = (x: number) => Math.round(x * 10_000) / 10_000
 /**
  * Plugins' SLOs now, in two statements whatever their number: the error budget
  * over the last 30 days (running totals, two index probes per plugin: src/analytics/sql/range-totals.ts)
- * and the burn rate over each window (minute rollups of the last 6 hours, by primary key).
+ * and the burn rate over each window, exactly, from hour rollups for the whole
+ * hours a window holds and minute rollups for the rest (the partial hour at its
+ * start): at most 7 hour and 120 minute rows per plugin and event type, not the
+ * 360 minute rows of 6 hours.
  */
 export async function sloStates(db: Database, plugins: readonly { id: string; slo: Slo }[], now = new Date()): Promise<Map<string, SloState>> {
   if (plugins.length === 0) return new Map()
   const ids = plugins.map((p) => p.id)
   const periodStart = new Date(truncate(now, 'day').getTime() - (SLO_PERIOD_DAYS - 1) * 86_400_000)
+  // a window counts the buckets that start after its beginning: an hour row when its hour does (all its
+  // minutes do), a minute row when it does and it lies before the window's first whole hour
+  const start = (span: number) => new Date(now.getTime() - span * MINUTE_MS)
+  const firstHour = (span: number) => new Date(truncate(start(span), 'hour').getTime() + 60 * MINUTE_MS)
+  const longest = Math.max(...Object.values(WINDOWS))
   const [period, windows] = await Promise.all([
     pluginTotals(db, { ids }, { from: periodStart, to: now, granularity: 'day' }, { e2e: false }, now),
     sql<{ plugin_id: string } & Record<`attempts_${Window}` | `sent_${Window}`, number>>`
       select plugin_id,
              ${sql.join(
-               (Object.entries(WINDOWS) as [Window, number][]).map(
-                 ([w, span]) => sql`coalesce(sum(attempts) filter (where bucket > ${now}::timestamptz - ${span}::integer * interval '1 minute'), 0)::integer as ${sql.ref(`attempts_${w}`)},
-                                    coalesce(sum(sent) filter (where bucket > ${now}::timestamptz - ${span}::integer * interval '1 minute'), 0)::integer as ${sql.ref(`sent_${w}`)}`,
-               ),
+               (Object.entries(WINDOWS) as [Window, number][]).map(([w, span]) => {
+                 const counted = sql`bucket > ${start(span)}::timestamptz and (grain = 'hour' or bucket < ${firstHour(span)}::timestamptz)`
+                 return sql`coalesce(sum(attempts) filter (where ${counted}), 0)::integer as ${sql.ref(`attempts_${w}`)},
+                            coalesce(sum(sent) filter (where ${counted}), 0)::integer as ${sql.ref(`sent_${w}`)}`
+               }),
              )}
-        from analytics_minute
-       where plugin_id = any (${ids}::uuid[]) and bucket > ${now}::timestamptz - interval '6 hours'
+        from (select plugin_id, bucket, attempts, sent, 'minute' as grain from analytics_minute
+               where plugin_id = any (${ids}::uuid[]) and bucket > ${start(longest)}::timestamptz
+                 and (bucket > ${start(60)}::timestamptz or bucket < ${firstHour(longest)}::timestamptz)
+              union all
+              select plugin_id, bucket, attempts, sent, 'hour' from analytics_hour
+               where plugin_id = any (${ids}::uuid[]) and bucket > ${start(longest)}::timestamptz) x
        group by plugin_id
     `.execute(db),
   ])
