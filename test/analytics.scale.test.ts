@@ -162,3 +162,32 @@ t.test('the SLO check reads a bounded batch of watched plugins, least recently c
   await app.database.db.transaction().execute((trx) => alertOnSloBurn(trx, 10))
   t.same(await watched(), [], 'no plugin is read any more')
 })
+
+t.test('burn rates from whole hours and edge minutes equal the ones from every minute of the window', async (t) => {
+  const app = await startApp(t, { RELAY: 'off', ANALYTICS: 'off' })
+  await app.request('POST', '/api/plugins', { name: 'b', slug: 'b', webhook_url: 'https://b.example.com/h', events: ['product.created'] })
+  const id = await pluginId(app, 'b')
+  const now = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 17_000)
+  // 7 hours of minutes, each with its own mix of failures, and the hour rows that add them up
+  await app.database.pool.query(
+    `insert into analytics_minute (tenant_id, plugin_id, event_type, bucket, attempts, sent, retried, failed, latency, e2e, causes)
+     select $1, $2, 'product.created', date_trunc('minute', $3::timestamptz) - m * interval '1 minute', 10, 10 - (m * 7) % 11, (m * 7) % 11, 0, '{}', '{}', '{}'
+       from generate_series(0, 420) m`,
+    [DEFAULT_TENANT, id, now],
+  )
+  await app.database.pool.query(
+    `insert into analytics_hour (tenant_id, plugin_id, event_type, bucket, attempts, sent, retried, failed, latency, e2e, causes)
+     select tenant_id, plugin_id, event_type, date_trunc('hour', bucket), sum(attempts), sum(sent), sum(retried), 0, '{}', '{}', '{}'
+       from analytics_minute group by 1, 2, 3, 4`,
+  )
+  const { sloStates, WINDOWS } = await import('../src/analytics/slo.ts')
+  const state = (await sloStates(app.database.db, [{ id, slo: { success_rate: 0.9 } }], now)).get(id)!
+  for (const [w, span] of Object.entries(WINDOWS)) {
+    const { rows } = await app.database.pool.query(
+      `select sum(attempts)::float8 as a, sum(sent)::float8 as s from analytics_minute where plugin_id = $1 and bucket > $2::timestamptz - $3 * interval '1 minute'`,
+      [id, now, span],
+    )
+    const expected = Math.round(((rows[0].a - rows[0].s) / rows[0].a / 0.1) * 10_000) / 10_000
+    t.equal(state.burn_rates[w as keyof typeof WINDOWS], expected, `${w}: ${expected}`)
+  }
+})
