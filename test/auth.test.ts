@@ -413,7 +413,7 @@ t.test('tenant B, walking every route with its own key, can neither read nor cha
     'DELETE /api/alerts/endpoints/:slug': () => notFound('DELETE', '/api/alerts/endpoints/a-ops'),
     // apps: the developer's routes and the app's token route take no store key; the marketplace names no store
     ...Object.fromEntries(
-      ['POST /api/apps', 'GET /api/apps', 'GET /api/apps/:slug', 'PUT /api/apps/:slug', 'POST /api/apps/:slug/client-secret/rotate', 'GET /api/apps/:slug/installations'].map((route) => [
+      ['POST /api/apps', 'GET /api/apps', 'GET /api/apps/:slug', 'PUT /api/apps/:slug', 'POST /api/apps/:slug/client-secret/rotate', 'GET /api/apps/:slug/installations', 'GET /api/apps/:slug/analytics'].map((route) => [
         route,
         async () => {
           const [method, url] = route.split(' ') as [string, string]
