@@ -13,12 +13,13 @@ import { StoreApiError, StoreClient } from 'bettercallsold-plugins-sdk/store'
 
 const here = path.dirname(new URL(import.meta.url).pathname)
 
-/** The app's credentials: from the environment, else the file `bin/app publish` writes beside the manifest. */
+/** The API and the app's credentials: from the environment, else the file `bin/app publish` writes beside the manifest. */
 async function credentials() {
   const file = process.env.APP_CREDENTIALS_FILE ?? path.join(here, '.credentials.json')
-  /** @type {{ client_id?: string, client_secret?: string, signing_secret?: string }} */
+  /** @type {{ api_url?: string, client_id?: string, client_secret?: string, signing_secret?: string }} */
   const saved = await fs.readFile(file, 'utf8').then(JSON.parse, () => ({}))
   const found = {
+    apiUrl: process.env.BCS_API_URL ?? saved.api_url ?? 'http://127.0.0.1:3000',
     clientId: process.env.APP_CLIENT_ID ?? saved.client_id,
     clientSecret: process.env.APP_CLIENT_SECRET ?? saved.client_secret,
     signingSecret: process.env.APP_SIGNING_SECRET ?? saved.signing_secret,
@@ -27,16 +28,15 @@ async function credentials() {
     console.error(`low-stock-notifier: set APP_CLIENT_ID, APP_CLIENT_SECRET and APP_SIGNING_SECRET, or publish first (bin/app publish writes ${file})`)
     process.exit(2)
   }
-  return /** @type {{ clientId: string, clientSecret: string, signingSecret: string }} */ (found)
+  return /** @type {{ apiUrl: string, clientId: string, clientSecret: string, signingSecret: string }} */ (found)
 }
 
-const apiUrl = process.env.BCS_API_URL ?? 'http://127.0.0.1:3000'
-const port = Number(process.env.PORT ?? 4000)
+const port = Number(process.env.PORT ?? 4100)
 const notesFile = process.env.NOTES_FILE ?? path.join(here, 'low-stock.log')
 // store → installation: what app.installed tells the app, kept across restarts
 const stateFile = process.env.STATE_FILE ?? path.join(here, 'installations.json')
 
-const { clientId, clientSecret, signingSecret } = await credentials()
+const { apiUrl, clientId, clientSecret, signingSecret } = await credentials()
 const auth = new InstallationAuth({ apiUrl, clientId, clientSecret })
 
 /** @type {Record<string, string>} tenant id → installation id */

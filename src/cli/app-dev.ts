@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url'
 import { InstallationAuth } from '../app-auth/index.ts'
 import { isAppLifecycleEvent, verifyWebhook, WebhookVerificationError, type BetterCallSoldEvent } from '../receiver/index.ts'
 import { StoreClient } from '../store-api/index.ts'
+import { callApi } from '../store-api/http.ts'
 import { CREDENTIALS_FILE, readManifest } from './app-publish.ts'
 
 export interface DevContext {
@@ -51,6 +52,23 @@ export async function runDev(dir: string, options: { port?: number; apiUrl?: str
 
   // store → installation, from app.installed: what context.store() acts as
   const installations = new Map<string, string>()
+  const developerKey = process.env.BCS_DEVELOPER_KEY
+  /** A store installed before this process started: asked of the developer's installations list, when the key is at hand. */
+  async function lookUp(tenantId: string): Promise<string | undefined> {
+    if (!developerKey) return undefined
+    let cursor: string | null = null
+    do {
+      const query: string = `limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`
+      const page = (await callApi({ apiUrl }, 'GET /api/apps/{slug}/installations', `/api/apps/${String(manifest.slug)}/installations?${query}`, {
+        method: 'GET',
+        headers: { authorization: `Bearer ${developerKey}` },
+      })) as { installations: { installation_id: string; tenant_id: string; status: string }[]; next_cursor: string | null }
+      const found = page.installations.find((i) => i.tenant_id === tenantId && i.status === 'active')
+      if (found) return found.installation_id
+      cursor = page.next_cursor
+    } while (cursor)
+    return undefined
+  }
   const seen = new Set<string>()
 
   const server = createServer(async (req, res) => {
@@ -80,9 +98,13 @@ export async function runDev(dir: string, options: { port?: number; apiUrl?: str
     const context: DevContext = {
       log: (line) => log(`  ${line}`),
       store: async () => {
+        if (!installations.has(event.tenant_id)) {
+          const found = await lookUp(event.tenant_id)
+          if (found) installations.set(event.tenant_id, found)
+        }
         const installationId = installations.get(event.tenant_id)
         if (!auth) throw new Error(`no client credentials: publish first (${CREDENTIALS_FILE}) or set APP_CLIENT_ID and APP_CLIENT_SECRET`)
-        if (!installationId) throw new Error(`no installation known for store ${event.tenant_id} (bin/app dev learns them from app.installed)`)
+        if (!installationId) throw new Error(`no installation known for store ${event.tenant_id} (bin/app dev learns them from app.installed, or from your installations with BCS_DEVELOPER_KEY set)`)
         return new StoreClient({ apiUrl, auth: auth.forInstallation(installationId) })
       },
     }
