@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
 import fs from 'node:fs/promises'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
@@ -9,6 +11,7 @@ import {
   StoreApiAuthenticationError,
   StoreApiNotFoundError,
   StoreApiPermissionError,
+  StoreApiRetryableError,
   StoreApiValidationError,
   StoreClient,
 } from '../src/store-api/index.ts'
@@ -44,7 +47,9 @@ async function exampleCopy(t: Test): Promise<string> {
   t.teardown(() => fs.rm(dir, { recursive: true, force: true }))
   await fs.mkdir(path.join(dir, 'sdk'))
   await fs.copyFile('sdk/package.json', path.join(dir, 'sdk/package.json'))
-  await run(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', path.join(dir, 'sdk/dist')], ROOT)
+  // the build's own configuration; JavaScript only and no type check, which `npm test` did before it started
+  const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc')
+  await run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', path.join(dir, 'sdk/dist'), '--noCheck', '--declaration', 'false'], ROOT)
   const example = path.join(dir, 'examples/low-stock-notifier')
   await fs.mkdir(example, { recursive: true })
   for (const file of ['package.json', 'app.json', 'app.mjs']) await fs.copyFile(path.join('examples/low-stock-notifier', file), path.join(example, file))
@@ -184,6 +189,10 @@ t.test('the installation auth helper shares one mint among concurrent callers an
   t.equal(minted.length, 2, 'the server minted exactly the two')
 
   const client = new StoreClient({ apiUrl: server.url, auth: auth.forInstallation(installationId) })
+  // a token the server calls expired while the app's clock still trusts it (clocks drift): refused once, replaced at once
+  await server.database.db.updateTable('app_access_tokens').set({ expires_at: new Date(Date.now() - 1000) }).where('installation_id', '=', installationId).execute()
+  t.same(await client.products.list({ limit: 5 }), { products: [], next_cursor: null }, 'an expired token is replaced and the call succeeds')
+  t.equal(auth.mints, 3, 'with one more mint')
   const listed = await client.products.list({ limit: 5 })
   t.same(listed, { products: [], next_cursor: null }, 'a typed read of the store, as granted')
 
@@ -197,6 +206,33 @@ t.test('the installation auth helper shares one mint among concurrent callers an
 
   const missing = await client.products.get('12345678-1234-4234-8234-123456789012').catch((error: unknown) => error)
   t.ok(missing instanceof StoreApiNotFoundError, String(missing))
+
+  // the API unreachable while a token is due for refresh: the token, still valid, keeps working until it expires
+  let down = false
+  const proxy = http.createServer(async (request, response) => {
+    if (down) return response.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' }).end(JSON.stringify({ statusCode: 503, error: 'Service Unavailable', message: 'down', code: 'SERVICE_UNAVAILABLE' }))
+    const upstream = await fetch(server.url + request.url, { method: request.method, headers: { authorization: request.headers.authorization ?? '' } })
+    response.writeHead(upstream.status, { 'content-type': 'application/json' }).end(await upstream.text())
+  })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => proxy.close())
+  let proxyClock = Date.now()
+  const viaProxy = new InstallationAuth({
+    apiUrl: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    clientId: published.body.client_id,
+    clientSecret: published.body.client_secret,
+    now: () => proxyClock,
+  })
+  const before = await viaProxy.token(installationId)
+  down = true
+  proxyClock += 57 * 60 * 1000
+  t.equal(await viaProxy.token(installationId), before, 'the refresh failed (503): the cached token, not yet expired, is used')
+  proxyClock += 4 * 60 * 1000
+  const expired = await viaProxy.token(installationId).catch((error: unknown) => error)
+  t.ok(expired instanceof StoreApiRetryableError, String(expired))
+  t.match(expired, { statusCode: 503, retryAfterSeconds: 5 }, 'past its expiry, the outage is the caller’s to see')
+  down = false
+  t.not(await viaProxy.token(installationId), before, 'and once the API answers, a new token')
 
   const wrong = new InstallationAuth({ apiUrl: server.url, clientId: published.body.client_id, clientSecret: 'bcs_cs_wrong' })
   const denied = await wrong.token(installationId).catch((error: unknown) => error)
