@@ -139,6 +139,11 @@ t.test(
     const card = page.locator('#market-results .app-card[data-app="inventory-sync"]')
     t.match(await card.textContent(), /Inventory sync.*Keeps your warehouse.*No reviews.*0 installs/s, 'the card: name, tagline, rating, installs')
     t.ok(await card.locator('.app-icon').isVisible(), 'and an icon')
+    await fs.mkdir(ARTIFACTS, { recursive: true })
+    await page.locator('#market-list').screenshot({ path: path.join(ARTIFACTS, 'marketplace.png') })
+    // tsquery syntax and quotes are words to search for, not an error
+    await page.locator('#market-q').fill(`o'neil & (a | !b):* \\ %_`)
+    await page.locator('#market-results .empty', { hasText: 'No app matches.' }).waitFor()
     await page.locator('#market-q').fill('')
     await page.locator('#market-results .app-card').nth(2).waitFor()
     await page.selectOption('#market-sort', 'name')
@@ -148,8 +153,6 @@ t.test(
     t.equal(await page.locator('#market-results .app-card').count(), 1, 'a category chip filters')
     await page.click('#market-chips [data-category=""]')
     await page.locator('#market-results .app-card').nth(2).waitFor()
-    await fs.mkdir(ARTIFACTS, { recursive: true })
-    await page.locator('#market-list').screenshot({ path: path.join(ARTIFACTS, 'marketplace.png') })
 
     // the app's page
     await page.click('#market-results .app-card[data-app="inventory-sync"]')

@@ -33,6 +33,21 @@ export interface ConfigFields {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
+/** `api_key` → `Api key`: a property without a title is labelled by its name, said in words. */
+const humanize = (name: string) => name.replace(/_+/g, ' ').trim().replace(/^./, (c) => c.toUpperCase())
+
+/**
+ * The schema is stored as jsonb, which keeps no key order (shorter keys first), so
+ * the developer's order of properties is lost: required fields come first, in the
+ * order of `required` (an array keeps its order), then the others by name.
+ */
+function fieldOrder(properties: Record<string, unknown>, required: string[]): string[] {
+  const rest = Object.keys(properties)
+    .filter((name) => !required.includes(name))
+    .sort()
+  return [...required.filter((name) => name in properties), ...rest]
+}
+
 /** `values`: the current config (editing); `secretsSet`: the writeOnly properties that have a stored value. */
 export function configFields(schema: Record<string, unknown>, values: Record<string, unknown> = {}, secretsSet: string[] = []): ConfigFields {
   const properties = isObject(schema.properties) ? (schema.properties as Record<string, Property>) : {}
@@ -41,10 +56,11 @@ export function configFields(schema: Record<string, unknown>, values: Record<str
   const readers: [string, () => unknown][] = []
   const rows: HTMLElement[] = []
 
-  for (const [name, property] of Object.entries(properties)) {
+  for (const name of fieldOrder(properties, [...required])) {
+    const property = properties[name]
     if (!isObject(property)) continue
     const value = name in values ? values[name] : property.default
-    const label = property.title ?? name
+    const label = property.title ?? humanize(name)
     const secretKept = property.writeOnly === true && secretsSet.includes(name)
     let control: HTMLInputElement | HTMLSelectElement
     let read: () => unknown
@@ -87,7 +103,7 @@ export function configFields(schema: Record<string, unknown>, values: Record<str
       read = () => (input.value === '' ? undefined : input.value)
     }
     readers.push([name, read])
-    const help = [property.description, property.writeOnly ? 'Kept encrypted; never shown again.' : null].filter(Boolean).join(' ')
+    const help = [property.description?.replace(/([^.!?])$/, '$1.'), property.writeOnly ? 'Kept encrypted; never shown again.' : null].filter(Boolean).join(' ')
     rows.push(fieldRow(`config.${name}`, label, control, { help: help || undefined, required: required.has(name) && !(editing && secretKept) }))
   }
 
