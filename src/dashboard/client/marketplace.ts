@@ -55,9 +55,15 @@ export function appIcon(app: { name: string; slug: string }, size: 'small' | 'la
 export const stars = (rating: number, count: number) =>
   h('span', { class: 'rating', title: `${rating.toFixed(1)} out of 5` }, count === 0 ? h('span', { class: 'muted' }, 'No reviews') : `★ ${rating.toFixed(1)}`, count > 0 ? h('span', { class: 'muted' }, ` (${count})`) : null)
 
+/** The store's installations by app; none for a key that may browse but not manage apps (not an admin key). */
 export async function loadInstalled(): Promise<Map<string, Installation>> {
-  const { installations } = await api<{ installations: Installation[] }>('GET', '/api/installations')
-  state.installed = new Map(installations.map((i) => [i.app.slug, i]))
+  try {
+    const { installations } = await api<{ installations: Installation[] }>('GET', '/api/installations')
+    state.installed = new Map(installations.map((i) => [i.app.slug, i]))
+  } catch (error) {
+    if (!(error instanceof ApiError && error.code === 'ADMIN_KEY_REQUIRED')) throw error
+    state.installed = new Map()
+  }
   return state.installed
 }
 
