@@ -97,6 +97,8 @@ function onKeySubmit(event: Event): void {
   if (started) {
     stream?.restart()
     void loadAll()
+    // the marketplace or an app's page, drawn again with the new key
+    window.dispatchEvent(new HashChangeEvent('hashchange'))
   } else {
     start()
   }
