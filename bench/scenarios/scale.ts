@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import { leaseMs, loadConfig } from '../../src/config.ts'
 import { createPool } from '../../src/db/database.ts'
-import { claimDeliveries, claimSql } from '../../src/relay/sql/claim.ts'
+import { claimRolledBack } from '../claim-sample.ts'
+import { CLAIM_PLANNER_SETTINGS, claimSql } from '../../src/relay/sql/claim.ts'
 import { rotate, template, type BenchContext } from '../context.ts'
 import { addPeerJobs, addPlugin, seedBurst, seedProducts, vacuumAnalyze, withDatabase } from '../seed.ts'
 import { monoMs, percentiles, type Percentiles } from '../stats.ts'
@@ -91,11 +92,9 @@ async function claimTimes(url: string, batch: number, samples: number, expect: n
   const times: number[] = []
   try {
     for (let i = 0; i < samples + 5; i++) {
-      await pool.query('begin')
       const t0 = monoMs()
-      const rows = await claimDeliveries(pool, batch, randomUUID(), lease, null, CAP)
+      const rows = await claimRolledBack(pool, batch, randomUUID(), lease, null, CAP)
       const ms = monoMs() - t0
-      await pool.query('rollback')
       if (rows.length !== expect) throw new Error(`the claim returned ${rows.length}, expected ${expect}`)
       if (i >= 5) times.push(ms)
     }
@@ -110,6 +109,8 @@ async function idleExecution(url: string, batch: number, samples: number): Promi
   const pool = createPool(url, 1)
   const times: number[] = []
   try {
+    // planned as the relay plans it (claimDeliveries sets these in its transaction)
+    for (const setting of CLAIM_PLANNER_SETTINGS) await pool.query(`set ${setting}`)
     await pool.query(`prepare claim (integer, uuid, integer, uuid, integer) as ${claimSql}`)
     for (let i = 0; i < samples + 5; i++) {
       const { rows } = await pool.query(`explain (analyze, format json) execute claim (${batch}, '${randomUUID()}', 60000, null, ${CAP})`)
