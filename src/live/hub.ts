@@ -205,7 +205,11 @@ export class ChangeHub {
           this.fanOut(read.changes)
         } while (read.more && !this.closed)
       }
-      this.lookForCreated = false
+      // A delivery notification that arrived during the read above set the flag again: keep
+      // it, the read may have started before that commit (clearing it here lost the creation
+      // until the next one, after its outcome). Without a cursor (a subscriber is still
+      // setting one) there is nothing to read yet.
+      if (this.createdCursor === null) this.lookForCreated = false
       if (this.catchUpOutcomes) {
         this.catchUpOutcomes = false
         let caught: LiveChange[]
