@@ -5,7 +5,7 @@ import { DEFAULT_TENANT } from '../src/http/tenant.ts'
 import { insertPlugin } from '../src/plugins/plugin.repository.ts'
 import { createProduct } from '../src/products/product.repository.ts'
 import { runMaintenance } from '../src/relay/maintenance.ts'
-import { claimDeliveries, claimSql } from '../src/relay/sql/claim.ts'
+import { claimDeliveries, claimSql, CLAIM_PLANNER_SETTINGS } from '../src/relay/sql/claim.ts'
 import { recordOutcomes, type RecordedOutcome } from '../src/relay/sql/record-outcomes.ts'
 import { startApp, type TestApp } from './helpers/app.ts'
 import { testDatabase } from './helpers/db.ts'
@@ -223,6 +223,7 @@ t.test('a claim reads only what it can take: its cost does not grow with backlog
   const client = await database.pool.connect()
   t.teardown(() => client.release())
   await client.query('set plan_cache_mode = force_generic_plan')
+  for (const setting of CLAIM_PLANNER_SETTINGS) await client.query(`set ${setting}`)
   await client.query(`prepare claim (integer, uuid, integer, uuid, integer) as ${claimSql}`)
   const explain = async (limit: number, maxInFlight: number) => {
     await client.query('begin')
