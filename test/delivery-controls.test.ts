@@ -186,7 +186,9 @@ t.test('manual recovery: retry one delivery, or recover every failed one since a
 t.test('fairness: one plugin hanging on a backlog does not hold up another plugin\'s deliveries', async (t) => {
   const slow = await startReceiver(t, 'hang')
   const fast = await startReceiver(t, 200)
-  const app = await startApp(t, { WEBHOOK_TIMEOUT_MS: '5000', RELAY_CONCURRENCY: '20', PLUGIN_MAX_IN_FLIGHT: '8' })
+  // the hanging requests outlive the test (no timeout frees a place for a ninth on a slow
+  // machine), and the relay's shutdown does not wait for them
+  const app = await startApp(t, { WEBHOOK_TIMEOUT_MS: '60000', RELAY_SHUTDOWN_GRACE_MS: '0', RELAY_CONCURRENCY: '20', PLUGIN_MAX_IN_FLIGHT: '8' })
   await register(app, slow.url, {}, 'slow')
   await register(app, fast.url, { events: ['product.updated'] }, 'fast')
   for (let i = 0; i < 60; i++) await app.request('POST', '/api/products', { name: `backlog ${i}` })
