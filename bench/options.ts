@@ -2,7 +2,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 
-export const SCENARIOS = ['drain', 'latency', 'write', 'history', 'memory', 'plugins', 'burst', 'analytics'] as const
+export const SCENARIOS = ['drain', 'latency', 'write', 'history', 'memory', 'plugins', 'burst', 'fairness-at-scale', 'retention', 'writers', 'analytics'] as const
 export type ScenarioName = (typeof SCENARIOS)[number]
 
 export interface BenchOptions {
@@ -34,6 +34,16 @@ export interface BenchOptions {
   burst: number[]
   /** `analytics`: deliveries (with attempts and rollups) of the small and the large store */
   analytics: [small: number, large: number]
+  /** `fairness-at-scale`: the big store's backlog, the small stores, their writes per second and for how long */
+  fairnessBacklog: number
+  fairnessTenants: number
+  fairnessRate: number
+  fairnessSeconds: number
+  /** `retention`: settled rows past retention beside the drain's backlog */
+  retentionHistory: number
+  /** `writers`: concurrent writers, and for how long */
+  writersConnections: number
+  writersSeconds: number
   /** an extra, unmeasured drain of one relay (and a ceiling run) under --cpu-prof */
   profile: boolean
   only: ScenarioName[]
@@ -65,9 +75,16 @@ const FULL = {
   claimSamples: 200,
   pluginCounts: [10, 1_000, 10_000, 50_000],
   pluginsBacklog: 500,
-  // 1,000,000 with --burst 20000,100000,1000000 (its template alone takes several minutes)
+  // 1,000,000 with --burst 20000,100000,1000000; above 20,000 the burst is written set-based (bench/seed.ts seedBurst)
   burst: [20_000, 100_000],
   analytics: [10_000, 10_000_000] as [number, number],
+  fairnessBacklog: 1_000_000,
+  fairnessTenants: 1_000,
+  fairnessRate: 20,
+  fairnessSeconds: 20,
+  retentionHistory: 2_000_000,
+  writersConnections: 8,
+  writersSeconds: 10,
 }
 
 /** `--quick`: every scenario, tiny, once; the 1 M rows become a few thousand. For the test that keeps the bench alive. */
@@ -90,6 +107,13 @@ const QUICK: typeof FULL = {
   pluginsBacklog: 10,
   burst: [400],
   analytics: [1_000, 20_000] as [number, number],
+  fairnessBacklog: 1_000,
+  fairnessTenants: 10,
+  fairnessRate: 20,
+  fairnessSeconds: 1,
+  retentionHistory: 3_000,
+  writersConnections: 4,
+  writersSeconds: 1,
 }
 
 const int = (name: string, value: string): number => {
@@ -122,6 +146,13 @@ export function benchOptions(argv: string[] = process.argv.slice(2), env: NodeJS
       'plugins-backlog': { type: 'string' },
       burst: { type: 'string' },
       analytics: { type: 'string' },
+      'fairness-backlog': { type: 'string' },
+      'fairness-tenants': { type: 'string' },
+      'fairness-rate': { type: 'string' },
+      'fairness-seconds': { type: 'string' },
+      'retention-history': { type: 'string' },
+      'writers-connections': { type: 'string' },
+      'writers-seconds': { type: 'string' },
       profile: { type: 'boolean' },
       'no-profile': { type: 'boolean' },
       only: { type: 'string' },
@@ -174,6 +205,13 @@ export function benchOptions(argv: string[] = process.argv.slice(2), env: NodeJS
     pluginsBacklog: num('plugins-backlog', base.pluginsBacklog),
     burst: list('burst', base.burst),
     analytics: [analytics[0]!, analytics[1]!],
+    fairnessBacklog: num('fairness-backlog', base.fairnessBacklog),
+    fairnessTenants: Math.max(1, num('fairness-tenants', base.fairnessTenants)),
+    fairnessRate: Math.max(1, num('fairness-rate', base.fairnessRate)),
+    fairnessSeconds: Math.max(1, num('fairness-seconds', base.fairnessSeconds)),
+    retentionHistory: num('retention-history', base.retentionHistory),
+    writersConnections: Math.max(1, num('writers-connections', base.writersConnections)),
+    writersSeconds: Math.max(1, num('writers-seconds', base.writersSeconds)),
     // profiling costs a drain's time; on by default for the full run only
     profile: values['no-profile'] ? false : values.profile === true || env.BENCH_PROFILE === '1' || !quick,
     only,

@@ -7,6 +7,7 @@ import type { HistoryResults } from './scenarios/history.ts'
 import type { LatencyResults, LatencyRun } from './scenarios/latency.ts'
 import type { MemoryResults } from './scenarios/memory.ts'
 import type { WriteResults } from './scenarios/write-cost.ts'
+import { platformRatios, platformRows, type FairnessResults, type RetentionResults, type WritersResults } from './scenarios/platform.ts'
 import type { BurstResults, PluginsResults } from './scenarios/scale.ts'
 import { summarise, type Summary } from './stats.ts'
 
@@ -22,6 +23,9 @@ export interface BenchResults {
   memory?: MemoryResults
   plugins?: PluginsResults
   burst?: BurstResults
+  fairness?: FairnessResults
+  retention?: RetentionResults
+  writers?: WritersResults
   analytics?: AnalyticsResults
   profiles?: { relay: ProfileSummary; ceiling: ProfileSummary; relayRate: number; ceilingRate: number }
   rows?: Row[]
@@ -110,6 +114,7 @@ export function buildRows(r: BenchResults): Row[] {
     row(`Memory: 1 relay draining ${n(o.drain)}`, 'peak RSS, MB', r.memory.drain.map((b) => b / MB))
     row(`Memory: 1 relay, ${n(o.memoryDrain)} of a ${n(o.memoryBacklog)} backlog`, 'peak RSS, MB', r.memory.backlog.map((b) => b / MB))
   }
+  rows.push(...platformRows(r))
   if (r.analytics) rows.push(...analyticsRows(r.analytics))
   return rows
 }
@@ -187,6 +192,7 @@ export function buildRatios(r: BenchResults): Ratio[] {
   if (r.memory) {
     add(`memory: RSS, ${n(r.options.memoryBacklog)} backlog / ${n(r.options.drain)}`, paired(r.memory.backlog, r.memory.drain), '≤ 1.5', (m) => m <= 1.5)
   }
+  ratios.push(...platformRatios(r))
   if (r.analytics) ratios.push(...analyticsRatios(r.analytics))
   return ratios
 }

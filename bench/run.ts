@@ -21,6 +21,7 @@ import { ceiling, drainScenario, drainWithRelays } from './scenarios/drain.ts'
 import { historyScenario } from './scenarios/history.ts'
 import { latencyScenario } from './scenarios/latency.ts'
 import { memoryScenario } from './scenarios/memory.ts'
+import { fairnessScenario, retentionScenario, writersScenario } from './scenarios/platform.ts'
 import { burstScenario, pluginsScenario } from './scenarios/scale.ts'
 import { writeScenario } from './scenarios/write-cost.ts'
 import { startSink } from './sink-control.ts'
@@ -62,6 +63,9 @@ try {
   if (wants('write')) results.write = await writeScenario(ctx)
   if (wants('plugins')) results.plugins = await pluginsScenario(ctx)
   if (wants('burst')) results.burst = await burstScenario(ctx)
+  if (wants('fairness-at-scale')) results.fairness = await fairnessScenario(ctx)
+  if (wants('retention')) results.retention = await retentionScenario(ctx)
+  if (wants('writers')) results.writers = await writersScenario(ctx)
   if (wants('analytics')) results.analytics = await analyticsScenario(ctx)
   if (options.profile) {
     // after the measured runs, so the profiler's own cost touches none of them

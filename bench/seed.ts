@@ -77,9 +77,9 @@ export async function seedProducts(url: string, count: number, perTransaction = 
  * a minute. Each event's body is a copy of a real one (written through the write
  * path) with its own id, so bodies have the real size.
  *
- * `status` 'sent': delivered history (with its attempt); 'pending': a backlog.
+ * `status` 'sent': delivered history (with its attempt), `ageDays` old; 'pending': a backlog.
  */
-export async function bulkDeliveries(db: Database, pluginId: string, count: number, status: 'sent' | 'pending'): Promise<void> {
+export async function bulkDeliveries(db: Database, pluginId: string, count: number, status: 'sent' | 'pending', ageDays = 1): Promise<void> {
   const sample = await db.selectFrom('events').select(['id', 'body']).limit(1).executeTakeFirstOrThrow()
   const chunk = 100_000
   for (let done = 0; done < count; done += chunk) {
@@ -90,7 +90,7 @@ export async function bulkDeliveries(db: Database, pluginId: string, count: numb
         select id, ${TENANT}::uuid, 'product.created', replace(${sample.body}::text, ${sample.id}::text, id::text), at
           from (select gen_random_uuid() as id,
                        -- a day old: inside the relay's retention (RETENTION_DAYS), which would otherwise delete it mid-run
-                       case when ${status} = 'sent' then now() - interval '1 day' else now() end as at
+                       case when ${status} = 'sent' then now() - ${ageDays}::integer * interval '1 day' else now() end as at
                   from generate_series(1, ${n}::int)) g
         returning id, created_at
       ),
@@ -140,4 +140,39 @@ export async function addPeerJobs(db: Database): Promise<number> {
 /** Fresh statistics and a clean visibility map, so every copy starts from the same plans. */
 export async function vacuumAnalyze(db: Database): Promise<void> {
   await sql`vacuum analyze`.execute(db)
+}
+
+/**
+ * A burst of `count` product.created events of TENANT, set-based, for sizes the write
+ * path cannot seed in minutes (100,000, 1,000,000): per chunk, one statement inserts
+ * the events (each a copy of a real body written by createProduct, with its own id)
+ * and fans each out as emit() does, to every active subscribed plugin of the tenant
+ * (a paused one's parked), and puts those plugins in the ready set as markReady does.
+ * The deliveries get what the write path gives them (column defaults, due now);
+ * what is left out is the products rows, which the relay never reads. Chunks of
+ * 50,000 commit one by one, as many writes would.
+ */
+export async function seedBurst(db: Database, count: number, chunk = 50_000): Promise<void> {
+  const sample = await db.selectFrom('events').select(['id', 'body']).where('type', '=', 'product.created').limit(1).executeTakeFirstOrThrow()
+  for (let done = 0; done < count; done += chunk) {
+    const n = Math.min(chunk, count - done)
+    await sql`
+      with e as (
+        insert into events (id, tenant_id, type, body)
+        select id, ${TENANT}::uuid, 'product.created', replace(${sample.body}::text, ${sample.id}::text, id::text)
+          from (select gen_random_uuid() as id from generate_series(1, ${n}::int)) g
+        returning id
+      ),
+      fanout as (
+        insert into deliveries (tenant_id, event_id, plugin_id, next_attempt_at)
+        select p.tenant_id, e.id, p.id, case when p.status = 'active' then now() else 'infinity' end
+          from e cross join plugins p
+         where p.tenant_id = ${TENANT}::uuid and p.status in ('active', 'paused') and 'product.created' = any (p.events)
+        returning plugin_id, next_attempt_at
+      )
+      insert into plugin_ready (plugin_id, due_at)
+      select distinct plugin_id, now() from fanout where next_attempt_at <> 'infinity' order by plugin_id
+      on conflict (plugin_id) do update set due_at = least(plugin_ready.due_at, excluded.due_at), version = plugin_ready.version + 1
+    `.execute(db)
+  }
 }

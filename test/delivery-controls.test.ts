@@ -5,7 +5,7 @@ import { DEFAULT_TENANT } from '../src/http/tenant.ts'
 import { insertPlugin } from '../src/plugins/plugin.repository.ts'
 import { createProduct } from '../src/products/product.repository.ts'
 import { runMaintenance } from '../src/relay/maintenance.ts'
-import { claimDeliveries, claimSql } from '../src/relay/sql/claim.ts'
+import { claimDeliveries, claimSql, CLAIM_PLANNER_SETTINGS } from '../src/relay/sql/claim.ts'
 import { recordOutcomes, type RecordedOutcome } from '../src/relay/sql/record-outcomes.ts'
 import { startApp, type TestApp } from './helpers/app.ts'
 import { testDatabase } from './helpers/db.ts'
@@ -186,7 +186,9 @@ t.test('manual recovery: retry one delivery, or recover every failed one since a
 t.test('fairness: one plugin hanging on a backlog does not hold up another plugin\'s deliveries', async (t) => {
   const slow = await startReceiver(t, 'hang')
   const fast = await startReceiver(t, 200)
-  const app = await startApp(t, { WEBHOOK_TIMEOUT_MS: '5000', RELAY_CONCURRENCY: '20', PLUGIN_MAX_IN_FLIGHT: '8' })
+  // the hanging requests outlive the test (no timeout frees a place for a ninth on a slow
+  // machine), and the relay's shutdown does not wait for them
+  const app = await startApp(t, { WEBHOOK_TIMEOUT_MS: '60000', RELAY_SHUTDOWN_GRACE_MS: '0', RELAY_CONCURRENCY: '20', PLUGIN_MAX_IN_FLIGHT: '8' })
   await register(app, slow.url, {}, 'slow')
   await register(app, fast.url, { events: ['product.updated'] }, 'fast')
   for (let i = 0; i < 60; i++) await app.request('POST', '/api/products', { name: `backlog ${i}` })
@@ -223,6 +225,7 @@ t.test('a claim reads only what it can take: its cost does not grow with backlog
   const client = await database.pool.connect()
   t.teardown(() => client.release())
   await client.query('set plan_cache_mode = force_generic_plan')
+  for (const setting of CLAIM_PLANNER_SETTINGS) await client.query(`set ${setting}`)
   await client.query(`prepare claim (integer, uuid, integer, uuid, integer) as ${claimSql}`)
   const explain = async (limit: number, maxInFlight: number) => {
     await client.query('begin')

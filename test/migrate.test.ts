@@ -53,6 +53,17 @@ t.test('a failing migration throws, loudly, and leaves nothing half-applied', as
   t.same(rows.map((r) => r.name), [], 'the run is one transaction: all of it rolled back')
 })
 
+t.test('a migration from a parallel branch, numbered below one already applied, is applied too', async (t) => {
+  const url = await emptyDatabase(t)
+  const dir = t.testdir({ '0001_a.sql': 'create table a (id int);', '0003_c.sql': 'create table c (id int);' })
+  const database = createDatabase(url, 1)
+  t.teardown(() => database.destroy())
+  t.same(await migrate(database.db, dir), ['0001_a', '0003_c'])
+  await fs.writeFile(path.join(dir, '0002_b.sql'), 'create table b (id int);')
+  t.same(await migrate(database.db, dir), ['0002_b'], 'applied, not refused as "corrupted migrations"')
+  t.same(await migrate(database.db, dir), [], 'and once')
+})
+
 t.test('npm run migrate exits non-zero with one line when the database is unreachable', async (t) => {
   const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', path.resolve('bin/migrate')], {
     env: { ...process.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' },

@@ -42,8 +42,9 @@ const ENV = {
   RELAY_CONCURRENCY: '10',
   WEBHOOK_TIMEOUT_MS: '1000',
   WEBHOOK_RETRY_BASE_MS: '50',
-  // a claim lasts 1.5 s: deliveries of a relay that could not record them are soon claimable again
-  RELAY_LEASE_MARGIN_MS: '500',
+  // a claim lasts 3.5 s: deliveries of a relay that could not record them are soon claimable
+  // again, and a relay slowed by a busy machine (not a crash) still records before its lease ends
+  RELAY_LEASE_MARGIN_MS: '2500',
   RATE_LIMIT_PER_MINUTE: '0',
 }
 

@@ -93,6 +93,24 @@ export function handle(secret: string, headers: Record<string, string>, rawBody:
 }
 `
 
+const APP_TS = `import { InstallationAuth } from 'bettercallsold-plugins-sdk/auth'
+import { isAppLifecycleEvent, type BetterCallSoldEvent } from 'bettercallsold-plugins-sdk/receiver'
+import { StoreApiError, StoreClient, type StoreOperations } from 'bettercallsold-plugins-sdk/store'
+
+export async function onEvent(event: BetterCallSoldEvent, auth: InstallationAuth): Promise<string> {
+  if (isAppLifecycleEvent(event)) return event.data.installation_id
+  if (event.event !== 'inventory.low') return event.event
+  const store = new StoreClient({ apiUrl: 'http://127.0.0.1:3000', auth: auth.forInstallation('installation') })
+  try {
+    const product: StoreOperations['GET /api/products/{id}']['response'] = await store.products.get(event.data.product_id)
+    return product.name
+  } catch (error) {
+    if (error instanceof StoreApiError) return error.code
+    throw error
+  }
+}
+`
+
 const TSCONFIG = (typeRoots: string) =>
   JSON.stringify({
     compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, typeRoots: [typeRoots], types: ['node'] },
@@ -170,13 +188,14 @@ t.test('a TypeScript project type-checks against the installed declarations, and
   const { tarball } = await sdkTarball(t)
   const project = await authorProject(t, tarball, {
     'handler.ts': HANDLER_TS,
+    'app.ts': APP_TS,
     'broken.ts': HANDLER_TS.replace('return event.data.order_id', 'return event.data.product_id'),
     'tsconfig.json': TSCONFIG(path.join(ROOT, 'node_modules/@types')),
   })
   // one tsc run over both: the real check must pass the right file and catch the wrong one
   const checked = await run(process.execPath, [TSC, '-p', '.'], project)
   const errors = checked.output.split('\n').filter((line) => /error TS/.test(line))
-  t.same(errors.filter((line) => !line.startsWith('broken.ts')), [], 'handler.ts type-checks against the installed declarations')
+  t.same(errors.filter((line) => !line.startsWith('broken.ts')), [], 'handler.ts and app.ts (./auth, ./store) type-check against the installed declarations')
   t.equal(errors.length, 1, `exactly one error: ${checked.output}`)
   t.match(errors[0], /^broken\.ts.*Property 'product_id' does not exist/, 'the field order.created does not have')
 })

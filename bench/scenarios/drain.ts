@@ -96,6 +96,8 @@ export async function gatedDrain(
     stopAfter?: number
     start: (databaseUrl: string) => Child[]
     after?: (databaseUrl: string) => Promise<void>
+    /** started when the gate opens, stopped when the drain is done (work that runs beside it) */
+    during?: (databaseUrl: string) => { stop(): Promise<void> }
   },
 ): Promise<DrainRun> {
   const db = await ctx.pg.create('run', options.templateName)
@@ -115,9 +117,11 @@ export async function gatedDrain(
     const cpu0 = await cpuSnapshot(ctx, children)
     const t0 = monoMs()
     await gate.open()
+    const beside = options.during?.(url)
     const target = options.stopAfter ?? options.count
     await Promise.race([ctx.sink.waitForCount(target, timeoutFor(target)), crashed.promise])
     const t1 = options.stopAfter ? monoMs() : await Promise.race([waitForZero(url, options.doneQuery, timeoutFor(options.count)), crashed.promise])
+    await beside?.stop()
     const cpu1 = await cpuSnapshot(ctx, children)
     const statements = ctx.pg.statements ? await topStatements(url) : undefined
     const rss = await Promise.all(children.map((c) => peakRss(c.pid)))
@@ -146,7 +150,14 @@ export function drainWithRelays(
   ctx: BenchContext,
   templateName: string,
   relays: number,
-  options: { count: number; stopAfter?: number; profileDir?: string; bin?: string; env?: Record<string, string> },
+  options: {
+    count: number
+    stopAfter?: number
+    profileDir?: string
+    bin?: string
+    env?: Record<string, string>
+    during?: (databaseUrl: string) => { stop(): Promise<void> }
+  },
 ): Promise<DrainRun> {
   const env = { ...drainEnv(ctx, relays), ...options.env }
   const nodeArgs = options.profileDir ? cpuProfileArgs(options.profileDir) : []
@@ -157,6 +168,7 @@ export function drainWithRelays(
     doneQuery: `select count(*)::int as n from deliveries where status in ('pending', 'retry')`,
     count: options.count,
     stopAfter: options.stopAfter,
+    during: options.during,
     start: (url) => Array.from({ length: relays }, (_, i) => startRelay(`bench-relay-${i + 1}`, url, env, nodeArgs, options.bin)),
     after: options.stopAfter
       ? undefined

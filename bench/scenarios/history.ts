@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { leaseMs, loadConfig } from '../../src/config.ts'
 import { createPool } from '../../src/db/database.ts'
-import { claimDeliveries } from '../../src/relay/sql/claim.ts'
+import { claimRolledBack } from '../claim-sample.ts'
 import { drainEnv, rotate, type BenchContext } from '../context.ts'
 import { monoMs, percentiles, type Percentiles } from '../stats.ts'
 import { historyTemplate } from '../templates.ts'
@@ -29,11 +29,9 @@ async function claimLatency(url: string, batch: number, samples: number, maxInFl
   const times: number[] = []
   try {
     for (let i = 0; i < samples + 5; i++) {
-      await pool.query('begin')
       const t0 = monoMs()
-      const rows = await claimDeliveries(pool, batch, randomUUID(), lease, null, maxInFlight)
+      const rows = await claimRolledBack(pool, batch, randomUUID(), lease, null, maxInFlight)
       const ms = monoMs() - t0
-      await pool.query('rollback')
       if (rows.length !== batch) throw new Error(`the claim returned ${rows.length} of ${batch}`)
       // the first few plan and warm the cache
       if (i >= 5) times.push(ms)

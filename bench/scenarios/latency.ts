@@ -91,7 +91,7 @@ async function steadyWrites(apiUrl: string, rate: number, seconds: number, agent
  * transaction that wrote the event (track_commit_timestamp), against the sink's
  * wall clock at receipt. Both clocks are this machine's.
  */
-async function sinceCommit(databaseUrl: string, receipts: [string, number][]): Promise<number[]> {
+export async function sinceCommit(databaseUrl: string, receipts: [string, number][]): Promise<number[]> {
   const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
   try {

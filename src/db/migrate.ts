@@ -30,7 +30,10 @@ export class MigrationError extends Error {
 
 /** Applies every pending migration; throws (never just logs) when one fails. */
 export async function migrate(db: Kysely<any>, dir = MIGRATIONS_DIR): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new SqlFileProvider(dir) })
+  // Unordered: migrations are written on parallel branches, so one numbered below
+  // another already applied (0019 after 0020) is applied too, not refused as
+  // corrupt. Each is independent of those numbered beside it (docs/operations.md).
+  const migrator = new Migrator({ db, provider: new SqlFileProvider(dir), allowUnorderedMigrations: true })
   const { error, results = [] } = await migrator.migrateToLatest()
   const failed = results.find((r) => r.status === 'Error')
   if (error || failed) {

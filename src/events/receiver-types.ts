@@ -32,6 +32,11 @@ export function renderReceiverTypes(): string {
     out.push(...docComment(note, '  '), `  '${entry.name}': ${dataTypes.get(entry.name) ?? 'unknown'}`)
   }
   out.push('}', '')
+  out.push(
+    '/** The lifecycle events of an app installation: sent to the app concerned only, with no subscription. */',
+    `export type AppLifecycleEventName = ${APP_EVENT_TYPES.map((e) => literal(e.name)).join(' | ')}`,
+    '',
+  )
   return out.join('\n')
 }
 
@@ -52,8 +57,11 @@ const literal = (value: unknown): string =>
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/
 
-/** JSON Schema as TypeBox writes it → a TypeScript type; anything else is refused, not guessed. */
-function render(schema: TSchema, indent: string): string {
+/**
+ * JSON Schema as TypeBox writes it → a TypeScript type; anything else is refused, not guessed.
+ * Also renders the OpenAPI document's schemas for the store client (src/docs/store-client-types.ts).
+ */
+export function render(schema: TSchema, indent: string): string {
   if ('const' in schema) return literal(schema.const)
   if (Array.isArray(schema.anyOf)) return (schema.anyOf as TSchema[]).map((s) => render(s, indent)).join(' | ')
   if (Array.isArray(schema.allOf)) return (schema.allOf as TSchema[]).map((s) => render(s, indent)).join(' & ')

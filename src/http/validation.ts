@@ -340,3 +340,13 @@ export function registerValidation(app: FastifyInstance): void {
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema))
   app.addHook('preValidation', async (request) => checkStorable(request))
 }
+
+/**
+ * The problems the server would find in a JSON body for `schema`: the same ajv,
+ * options and words as a route's validation, for checks made before a request is
+ * sent (bin/app publish checks a manifest with the schema POST /api/apps uses).
+ */
+export function bodyProblems(schema: object, value: unknown): FieldProblem[] {
+  const validate = makeAjv({ coerceTypes: false }).compile(schema)
+  return validate(value) ? [] : describeSchemaErrors(validate.errors ?? [], 'body')
+}

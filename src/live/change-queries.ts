@@ -203,7 +203,7 @@ export async function readChanges(db: Database, changes: { id: number; kind: Cha
       join plugins p on p.id = d.plugin_id
       join events e on e.id = d.event_id
       left join lateral (
-        select x.id, x.attempt, x.status_code, x.error, x.duration_ms, x.created_at
+        select x.id, x.attempt, x.status_code, x.error, x.outcome, x.duration_ms, x.created_at
           from delivery_attempts x where x.delivery_id = d.id order by x.id desc limit 1
       ) a on true
      where d.id = any(${changes.map((c) => c.id)}::bigint[]) and d.tenant_id = any(${tenants}::uuid[])

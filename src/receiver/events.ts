@@ -711,3 +711,6 @@ export type EventDataMap = {
   /** A store uninstalled the app */
   'app.uninstalled': AppUninstalledData
 }
+
+/** The lifecycle events of an app installation: sent to the app concerned only, with no subscription. */
+export type AppLifecycleEventName = 'app.installed' | 'app.config_updated' | 'app.permissions_updated' | 'app.uninstalled'

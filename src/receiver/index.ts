@@ -9,7 +9,7 @@
 // under Node's type stripping.
 
 import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto'
-import type { EventDataMap } from './events.ts'
+import type { AppLifecycleEventName, EventDataMap } from './events.ts'
 
 // The data type of every event in the catalog, generated from the server's own
 // schemas (src/events/catalog.ts); types only, erased at runtime.
@@ -48,6 +48,18 @@ export type BetterCallSoldEvent = WebhookEventOf<EventDataMap>
 
 /** The envelope of one event type: `EventOf<'product.created'>`. */
 export type EventOf<N extends EventName> = WebhookEnvelope<N, EventDataMap[N]>
+
+/** `app.installed`, `app.config_updated`, `app.permissions_updated` or `app.uninstalled`, discriminated on `event`. */
+export type AppLifecycleEvent = WebhookEventOf<Pick<EventDataMap, AppLifecycleEventName>>
+
+/**
+ * Whether a verified delivery is one of the app lifecycle events, narrowing it:
+ * `if (isAppLifecycleEvent(event)) switch (event.event) { case 'app.installed': … }`.
+ * Every lifecycle event's name starts with `app.` and no other's does (the catalog reserves the family).
+ */
+export function isAppLifecycleEvent(event: { event: string }): event is AppLifecycleEvent {
+  return event.event.startsWith('app.')
+}
 
 export type WebhookVerificationReason =
   | 'missing_header'

@@ -54,11 +54,14 @@ export const CLAIM_VISITS_MIN = 32
  * (least(due_at, …)). Either way no due delivery is left behind a due_at in the
  * future, and no claim ever waits for a writer. test/ready-set.test.ts races them.
  *
- * Each look-up reads one plugin's partial indexes of claimable rows
- * (deliveries_plugin_pending, deliveries_plugin_retry, deliveries_leased,
- * deliveries_plugin_head), and every one of them is the only index that matches its
- * conditions, so the plan does not depend on statistics (a never-analyzed table
- * gets the same plan: test/ready-set.test.ts checks the rows it reads).
+ * Each look-up reads one plugin's range of one partial index of claimable rows
+ * (deliveries_plugin_pending, deliveries_plugin_retry, deliveries_in_flight,
+ * deliveries_plugin_head), in that index's order, under a limit: written as a range
+ * of (plugin_id, key) and ordered by it, so that it is the only index that gives
+ * those rows in that order, and planned with sorts priced out
+ * (CLAIM_PLANNER_SETTINGS), so the plan does not depend on statistics (a
+ * never-analyzed table gets the same plan: test/ready-set.test.ts checks the rows
+ * it reads).
  */
 export const claimSql = `
   with visit as (
@@ -76,16 +79,19 @@ export const claimSql = `
   -- materialized: each plugin's in-flight count is read once, not once per look-up below
   quota as materialized (
     -- in flight: rows under a live lease. lease_id is set only by a claim and cleared by
-    -- every outcome, release and cancel, so deliveries_leased holds in-flight rows alone.
-    -- The limit makes it an index scan, which marks the entries of rows no longer leased
-    -- dead as it passes them, where a bitmap scan would read them again every time
+    -- every outcome, release and cancel, so deliveries_in_flight (db/0019) holds leased
+    -- rows alone, and the range (plugin, now) .. (plugin, infinity) the live leases.
+    -- An ordered index scan under a limit, which marks the entries of rows no longer
+    -- leased dead as it passes them, where a bitmap scan would read them again every time
     select v.plugin_id, v.ordered,
            (case when v.ordered then 1 else $5::integer end)
              - (select count(*)::integer
                   from (select 1
                           from deliveries l
-                         where l.plugin_id = v.plugin_id and l.lease_id is not null
-                           and l.next_attempt_at > now()
+                         where l.lease_id is not null
+                           and (l.plugin_id, l.next_attempt_at) > (v.plugin_id, now())
+                           and (l.plugin_id, l.next_attempt_at) < (v.plugin_id, 'infinity'::timestamptz)
+                         order by l.plugin_id, l.next_attempt_at
                          limit case when v.ordered then 1 else $5::integer end) l) as free
       from visit v
      where v.active
@@ -105,18 +111,20 @@ export const claimSql = `
          from ((select f.id, f.next_attempt_at, 0 as kind, row_number() over (order by f.next_attempt_at, f.id) as turn
                   from (select d.id, d.next_attempt_at
                           from deliveries d
-                         where not q.ordered and d.plugin_id = q.plugin_id
-                           and d.status = 'pending' and d.next_attempt_at <= now()
-                         order by d.next_attempt_at, d.id
+                         where not q.ordered and d.status = 'pending'
+                           and (d.plugin_id, d.next_attempt_at) >= (q.plugin_id, '-infinity'::timestamptz)
+                           and (d.plugin_id, d.next_attempt_at) <= (q.plugin_id, now())
+                         order by d.plugin_id, d.next_attempt_at, d.id
                          limit least(greatest(q.free, 0), $1)
                            for update skip locked) f)
                union all
                (select r.id, r.next_attempt_at, 1 as kind, row_number() over (order by r.next_attempt_at, r.id) as turn
                   from (select d.id, d.next_attempt_at
                           from deliveries d
-                         where not q.ordered and d.plugin_id = q.plugin_id
-                           and d.status = 'retry' and d.next_attempt_at <= now()
-                         order by d.next_attempt_at, d.id
+                         where not q.ordered and d.status = 'retry'
+                           and (d.plugin_id, d.next_attempt_at) >= (q.plugin_id, '-infinity'::timestamptz)
+                           and (d.plugin_id, d.next_attempt_at) <= (q.plugin_id, now())
+                         order by d.plugin_id, d.next_attempt_at, d.id
                          limit least(greatest(q.free, 0), $1)
                            for update skip locked) r)
                union all
@@ -126,8 +134,11 @@ export const claimSql = `
                   from (select d.id, d.next_attempt_at
                           from deliveries d
                          where q.ordered and q.free > 0
-                           and d.id = (select min(h.id) from deliveries h
-                                        where h.plugin_id = q.plugin_id and h.status in ('pending', 'retry'))
+                           and d.id = (select h.id from deliveries h
+                                        where h.status in ('pending', 'retry')
+                                          and (h.plugin_id, h.id) >= (q.plugin_id, 0) and (h.plugin_id, h.id) <= (q.plugin_id, 9223372036854775807)
+                                        order by h.plugin_id, h.id
+                                        limit 1)
                            and d.next_attempt_at <= now()
                            for update skip locked) o)) k
         order by k.turn, k.kind
@@ -157,18 +168,23 @@ export const claimSql = `
              -- the earliest undelivered row: due now (stay in the queue, at its back),
              -- a retry later, the end of a lease (a crashed relay's rows), or 'infinity'
              -- (parked) which leaves the set like nothing
-             else nullif(greatest(coalesce(least((select min(d.next_attempt_at) from deliveries d
-                                                   where d.plugin_id = v.plugin_id and d.status = 'pending'),
-                                                 (select min(d.next_attempt_at) from deliveries d
-                                                   where d.plugin_id = v.plugin_id and d.status = 'retry')),
+             else nullif(greatest(coalesce(least((select d.next_attempt_at from deliveries d
+                                                   where d.status = 'pending' and (d.plugin_id, d.next_attempt_at) >= (v.plugin_id, '-infinity'::timestamptz)
+                                                     and (d.plugin_id, d.next_attempt_at) <= (v.plugin_id, 'infinity'::timestamptz)
+                                                   order by d.plugin_id, d.next_attempt_at limit 1),
+                                                 (select d.next_attempt_at from deliveries d
+                                                   where d.status = 'retry' and (d.plugin_id, d.next_attempt_at) >= (v.plugin_id, '-infinity'::timestamptz)
+                                                     and (d.plugin_id, d.next_attempt_at) <= (v.plugin_id, 'infinity'::timestamptz)
+                                                   order by d.plugin_id, d.next_attempt_at limit 1)),
                                            'infinity'),
                                   now()), 'infinity')
            end as due_at
       from visit v
       left join lateral (select d.id, d.lease_id, d.next_attempt_at
                            from deliveries d
-                          where v.ordered and d.plugin_id = v.plugin_id and d.status in ('pending', 'retry')
-                          order by d.id
+                          where v.ordered and d.status in ('pending', 'retry')
+                            and (d.plugin_id, d.id) >= (v.plugin_id, 0) and (d.plugin_id, d.id) <= (v.plugin_id, 9223372036854775807)
+                          order by d.plugin_id, d.id
                           limit 1) h on true
   ),
   -- more plugins due than this claim visits: the ones it visited go to the back of the
@@ -216,6 +232,28 @@ export const claimSql = `
    order by c.id
 `
 
+/**
+ * What the claim is planned under. Every look-up above asks for its rows in the
+ * order of one index (plugin_id first, then what that index is sorted by) under a
+ * limit, and only that index gives that order without a sort. With sorts priced
+ * out, no other plan remains, whatever the statistics say. They matter: on tables
+ * never analyzed (a fresh burst, a new installation) every condition gets
+ * PostgreSQL's default selectivity, each look-up is estimated at one row, a sort
+ * of one row costs nothing, and the planner picked deliveries_plugin_head (every
+ * undelivered row of the plugin, then a sort) or deliveries_plugin (every row it
+ * ever had) about as often as the right index: 20,000 rows read per claim of 50 on
+ * a fresh burst of 20,000 (docs/performance.md#a-fresh-burst). The sorts the claim
+ * needs (its 50 rows, in order) stay: every plan has them.
+ *
+ * And the generic plan, always: it is the same plan (no look-up depends on a
+ * parameter's value), made once per connection, where PostgreSQL would otherwise
+ * re-plan this statement on every call while its tables have no statistics (2 to 3
+ * ms a claim of 50 on a fresh burst, as long as the claim's own execution).
+ */
+export const CLAIM_PLANNER_SETTINGS = ['enable_sort = off', 'enable_incremental_sort = off', 'plan_cache_mode = force_generic_plan'] as const
+
+const claimSettings = `begin; ${CLAIM_PLANNER_SETTINGS.map((s) => `set local ${s}`).join('; ')}`
+
 export async function claimDeliveries(
   pool: pg.Pool,
   limit: number,
@@ -224,6 +262,24 @@ export async function claimDeliveries(
   tenantId: string | null = null,
   maxInFlight = 20,
 ): Promise<Claimed[]> {
-  const { rows } = await pool.query<Claimed>({ name: 'relay_claim', text: claimSql, values: [limit, leaseId, leaseMs, tenantId, maxInFlight] })
-  return rows
+  // the settings last as long as this transaction: nothing else that runs on the
+  // pool's connections is planned under them. One round trip each way more.
+  const client = await pool.connect()
+  let broken: Error | undefined
+  try {
+    await client.query(claimSettings)
+    const { rows } = await client.query<Claimed>({ name: 'relay_claim', text: claimSql, values: [limit, leaseId, leaseMs, tenantId, maxInFlight] })
+    await client.query('commit')
+    return rows
+  } catch (error) {
+    broken = error as Error
+    // a connection that cannot roll back is not given back to the pool
+    await client.query('rollback').then(
+      () => (broken = undefined),
+      () => {},
+    )
+    throw error
+  } finally {
+    client.release(broken)
+  }
 }
