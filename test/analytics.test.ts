@@ -115,7 +115,8 @@ t.test('a transaction that commits late is aggregated once, when it commits; con
 t.test('failures are counted by cause, from real deliveries through the relay', async (t) => {
   const receiver = await startReceiver(t, (request) => (request.path.endsWith('/gone') ? 503 : request.path.endsWith('/slow') ? 'hang' : 200))
   const closed = await startReceiver(t, 200)
-  const app = await startApp(t, { WEBHOOK_MAX_RETRIES: '1', WEBHOOK_TIMEOUT_MS: '300' })
+  // long enough that a 503 on a busy machine is not read as a timeout; the hanging one still times out
+  const app = await startApp(t, { WEBHOOK_MAX_RETRIES: '1', WEBHOOK_TIMEOUT_MS: '2000' })
   const closedUrl = closed.url
   // a port nothing listens on any more: connection refused
   await new Promise((resolve) => setImmediate(resolve))
