@@ -67,6 +67,7 @@ function setStreamState(value: StreamState): void {
   const text: Record<StreamState, string> = { connecting: 'connecting…', live: 'live', down: 'reconnecting…', unauthorized: 'no access' }
   element.textContent = text[value]
   element.className = `live ${value}`
+  element.dataset.state = value
   if (value === 'unauthorized') askForKey('The API refused the key; enter a valid one.')
 }
 
