@@ -1,5 +1,6 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
 import pg from 'pg'
 import { DEFAULT_TENANT } from '../src/http/tenant.ts'
 import { createProduct } from '../src/products/product.repository.ts'
@@ -75,4 +76,101 @@ t.test('an outcome recorded while the stream\'s LISTEN connection was down is se
   await admin.query(`alter database ${name} with allow_connections true`)
   await stream.waitFor((e) => e.some((x) => x.event === 'sent'), 'the sent outcome after the reconnect', 15_000)
   t.match(stream.events.find((x) => x.event === 'sent')!.data, { delivery_id: row!.id, attempt: { number: 1, status_code: 200 } })
+})
+
+/**
+ * The app, RELAY off, for the resume tests. A keep-alive connection of the test's
+ * fetch stays "active" on the server after these streams (seen on main too), and
+ * app.close() then waits about 70 s for Node to time it out: cut connections first.
+ */
+async function resumeApp(t: Test): Promise<TestApp> {
+  const app = await startApp(t, { RELAY: 'off' })
+  t.teardown(() => app.app.server.closeAllConnections())
+  return app
+}
+
+/** A write that draws its delivery id and holds its transaction open until released. */
+function heldWrite(app: TestApp, name: string) {
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  let emitted = false
+  const done = app.database.db.transaction().execute(async (trx) => {
+    await createProduct(trx, DEFAULT_TENANT, { name })
+    emitted = true
+    await gate
+  })
+  return { done, release, emitted: () => waitFor(() => emitted, { message: `${name} to emit` }) }
+}
+
+t.test('Last-Event-ID resume brings a delivery whose transaction committed late, whether it commits while away or after', async (t) => {
+  const app = await resumeApp(t)
+  await plugin(app)
+  const other = await app.request('POST', '/api/plugins', { name: 'q', slug: 'q', webhook_url: 'http://127.0.0.1:9/hook', events: ['customer.created'] })
+  t.equal(other.status, 201)
+  const url = `${app.url}/api/plugins/events/stream`
+  const created = (events: { event: string; data: any }[]) => events.filter((x) => x.event === 'created').map((x) => x.data.delivery_id as number)
+
+  // T1 draws its id and holds; T2 draws a later one and commits; the client sees T2, leaves
+  const first = await openStream(t, url)
+  const t1 = heldWrite(app, 'T1')
+  await t1.emitted()
+  t.equal((await app.request('POST', '/api/customers', { email: 'a@example.com' })).status, 201)
+  await first.waitFor((e) => created(e).length === 1, "T2's delivery")
+  const pastT2 = first.lastId()
+  await first.close()
+  // T1 commits while the client is away
+  t1.release()
+  await t1.done
+  const back = await openStream(t, url, { 'last-event-id': pastT2 })
+  const ofP = async () =>
+    (await sql<{ id: number }>`select d.id from deliveries d join plugins p on p.id = d.plugin_id where p.slug = 'p' order by d.id`.execute(app.database.db)).rows.map((r) => Number(r.id))
+  const [t1Id] = await ofP()
+  // T2 committed while T1 held the horizon back: it may come again (a client dedupes by delivery and change)
+  t.ok(created(back.events).includes(t1Id!), `the resume brings T1 (${t1Id}): ${created(back.events)}`)
+  t.ok(created(back.events).every((id) => id === t1Id || id === created(first.events)[0]), 'and nothing older than T1')
+
+  // again, and this time the late transaction (T3) commits after the client is back
+  const t3 = heldWrite(app, 'T3')
+  await t3.emitted()
+  t.equal((await app.request('POST', '/api/customers', { email: 'b@example.com' })).status, 201)
+  const t4Id = Math.max(...(await sql<{ id: number }>`select max(id) as id from deliveries`.execute(app.database.db)).rows.map((r) => Number(r.id)))
+  await back.waitFor((e) => created(e).includes(t4Id), "T4's delivery")
+  const pastT4 = back.lastId()
+  await back.close()
+  const again = await openStream(t, url, { 'last-event-id': pastT4 })
+  t3.release()
+  await t3.done
+  const t3Id = (await ofP())[1]!
+  t.ok(t3Id < t4Id, 'T3 drew its id before T4')
+  await again.waitFor((e) => created(e).includes(t3Id), "T3's delivery, late, after the resume")
+})
+
+t.test('Last-Event-ID resume brings an outcome whose statement committed after a later one', async (t) => {
+  const app = await resumeApp(t)
+  await plugin(app)
+  await app.request('POST', '/api/products', { name: 'A' })
+  await app.request('POST', '/api/products', { name: 'B' })
+  const leaseId = randomUUID()
+  const [a, b] = await claimDeliveries(app.database.pool, 2, leaseId, 60_000)
+  const outcome = (row: NonNullable<typeof a>) => ({
+    id: row.id, pluginId: row.plugin_id, leaseId, attempt: 1, statusCode: 200, error: null, durationMs: 4, status: 'sent' as const, delayMs: 0,
+  })
+  const url = `${app.url}/api/plugins/events/stream`
+  const first = await openStream(t, url)
+  // A's outcome draws its attempt id and holds; B's draws a later one and commits first
+  const held = new pg.Client({ connectionString: app.database.url })
+  await held.connect()
+  t.teardown(() => held.end())
+  await held.query('begin')
+  await recordOutcomes(held as unknown as pg.Pool, [outcome(a!)], { afterFailures: 100, afterDays: 5 })
+  await recordOutcomes(app.database.pool, [outcome(b!)], { afterFailures: 100, afterDays: 5 })
+  await first.waitFor((e) => e.some((x) => x.event === 'sent'), "B's outcome")
+  const pastB = first.lastId()
+  await first.close()
+  await held.query('commit')
+  const back = await openStream(t, url, { 'last-event-id': pastB })
+  // B's committed while A's held the horizon back: it may come again (a client dedupes by delivery, change and attempt)
+  const sent = back.events.filter((x) => x.event === 'sent').map((x) => x.data.delivery_id)
+  t.ok(sent.includes(a!.id), `the resume brings A's outcome: ${sent}`)
+  t.ok(sent.every((id) => id === a!.id || id === b!.id), 'and nothing else')
 })

@@ -43,7 +43,7 @@ t.test('streams each delivery as it is created and delivered, to the clients who
     created_at: String,
     at: String,
   })
-  t.match(sent.id, /^\d+:\d+$/, 'every event has an id to resume from')
+  t.match(sent.id, /^\d+:\d+:\d+$/, 'every event has an id to resume from')
 
   await catalogOnly.waitFor((e) => e.some((x) => x.event === 'sent'), "catalog's delivery")
   t.same(catalogOnly.changes(), ['created catalog product.created', 'sent catalog product.created'], 'filtered by plugin')
