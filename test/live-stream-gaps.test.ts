@@ -6,6 +6,7 @@ import { DEFAULT_TENANT } from '../src/http/tenant.ts'
 import { createProduct } from '../src/products/product.repository.ts'
 import { claimDeliveries } from '../src/relay/sql/claim.ts'
 import { recordOutcomes } from '../src/relay/sql/record-outcomes.ts'
+import { runMaintenance } from '../src/relay/maintenance.ts'
 import { startApp, type TestApp } from './helpers/app.ts'
 import { openStream } from './helpers/sse.ts'
 import { waitFor } from './helpers/wait.ts'
@@ -173,4 +174,33 @@ t.test('Last-Event-ID resume brings an outcome whose statement committed after a
   const sent = back.events.filter((x) => x.event === 'sent').map((x) => x.data.delivery_id)
   t.ok(sent.includes(a!.id), `the resume brings A's outcome: ${sent}`)
   t.ok(sent.every((id) => id === a!.id || id === b!.id), 'and nothing else')
+})
+
+t.test('recover, plugin deletion and maintenance\'s cancel each show on the stream', async (t) => {
+  const app = await resumeApp(t)
+  await plugin(app)
+  const second = await app.request('POST', '/api/plugins', { name: 'r', slug: 'r', webhook_url: 'http://127.0.0.1:9/hook', events: ['product.created'] })
+  t.equal(second.status, 201)
+  const stream = await openStream(t, `${app.url}/api/plugins/events/stream`)
+  await app.request('POST', '/api/products', { name: 'One' })
+  await stream.waitFor((e) => e.filter((x) => x.event === 'created').length === 2, 'both deliveries created')
+  const of = (slug: string) => stream.events.find((x) => x.event === 'created' && x.data.plugin === slug)!.data.delivery_id as number
+
+  // recover: p's delivery failed for good, then is recovered
+  await sql`update deliveries set status = 'failed' where id = ${of('p')}`.execute(app.database.db)
+  const recovered = await app.request('POST', '/api/plugins/p/recover', { since: '2000-01-01T00:00:00Z' })
+  t.same(recovered.body, { requeued: 1 })
+  await stream.waitFor((e) => e.some((x) => x.event === 'requeued'), 'the recovered delivery, requeued')
+  t.match(stream.events.find((x) => x.event === 'requeued')!.data, { delivery_id: of('p'), plugin: 'p', status: 'retry', attempt: null })
+
+  // deletion: p's delivery will not be delivered
+  t.equal((await app.request('DELETE', '/api/plugins/p')).status, 204)
+  await stream.waitFor((e) => e.some((x) => x.event === 'cancelled'), "the deleted plugin's delivery, cancelled")
+  t.match(stream.events.find((x) => x.event === 'cancelled')!.data, { delivery_id: of('p'), plugin: 'p', status: 'cancelled', attempt: null })
+
+  // maintenance: a delivery fanned out to r while r was being deleted
+  await sql`update plugins set status = 'deleted' where slug = 'r'`.execute(app.database.db)
+  t.equal((await runMaintenance(app.database.db, 30)).cancelled, 1)
+  await stream.waitFor((e) => e.filter((x) => x.event === 'cancelled').length === 2, "maintenance's cancel")
+  t.match(stream.events.filter((x) => x.event === 'cancelled')[1]!.data, { delivery_id: of('r'), plugin: 'r', status: 'cancelled' })
 })

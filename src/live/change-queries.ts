@@ -14,7 +14,7 @@ export interface DeliveryChange {
   /** the delivery's status when the change was read (it may have moved on since) */
   status: DeliveryStatus
   attempts: number
-  /** the attempt this change reports; null for `created` and `requeued` */
+  /** the attempt this change reports; null for `created`, `requeued` and `cancelled` */
   attempt: { number: number; status_code: number | null; error: string | null; duration_ms: number } | null
   created_at: string
   /** when the change happened */
@@ -72,7 +72,7 @@ function toChange(row: Row, change: ChangeKind, withAttempt: boolean): LiveChang
       attempts: row.attempts,
       attempt,
       created_at: row.created_at.toISOString(),
-      at: ((attempt && row.attempted_at) || (change === 'requeued' ? new Date() : row.created_at)).toISOString(),
+      at: ((attempt && row.attempted_at) || (change === 'requeued' || change === 'cancelled' ? new Date() : row.created_at)).toISOString(),
     },
   }
 }
@@ -236,7 +236,7 @@ export async function readChanges(db: Database, changes: { id: number; kind: Cha
   const byId = new Map(rows.map((r) => [r.id, r]))
   return changes.flatMap((c) => {
     const row = byId.get(c.id)
-    return row ? [toChange(row, c.kind, c.kind !== 'requeued')] : []
+    return row ? [toChange(row, c.kind, c.kind !== 'requeued' && c.kind !== 'cancelled')] : []
   })
 }
 
