@@ -144,7 +144,9 @@ t.test('stats count the last hour and day per plugin, with latency and the lates
   // the numbers come from the rollups, which follow the relay within ANALYTICS_INTERVAL_MS
   const stats = await waitFor(async () => {
     const body = (await app.request('GET', '/api/plugins/events/stats')).body
-    return body.plugins[0].last_day === 3 && body.plugins[0].last_error !== null && body
+    // the two halves of the answer are read side by side: wait until both have the third attempt
+    const perMinute = body.per_minute.reduce((sum: number, m: Record<string, number>) => sum + m.sent! + m.retry! + m.failed!, 0)
+    return body.plugins[0].last_day === 3 && body.plugins[0].last_error !== null && perMinute === 3 && body
   }, { message: 'the three attempts in the rollups' })
   t.match(stats.plugins, [
     { plugin: 'catalog', last_hour: 3, last_day: 3, sent: 2, failed: 1, success_rate: 2 / 3, p50_ms: Number, p95_ms: Number, last_error: /HTTP 500/, last_error_at: String },

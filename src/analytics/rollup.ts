@@ -26,9 +26,12 @@ export function truncate(at: Date, grain: Grain): Date {
 
 /**
  * An attempt's outcome: sent; failed for good (its delivery ended 'failed' with
- * this attempt); or retried (another attempt followed or will follow).
+ * this attempt); or retried (another attempt followed or will follow). Recorded
+ * with the attempt; derived from the delivery's status now only for attempts
+ * written before db/0020 (a redelivery since then makes that guess wrong).
  */
-export function outcomeOf(row: Pick<AttemptRow, 'error' | 'attempt' | 'delivery_status' | 'delivery_attempts'>): Outcome {
+export function outcomeOf(row: Pick<AttemptRow, 'error' | 'outcome' | 'attempt' | 'delivery_status' | 'delivery_attempts'>): Outcome {
+  if (row.outcome !== null) return row.outcome === 'retry' ? 'retried' : row.outcome
   if (row.error === null) return 'sent'
   return row.delivery_status === 'failed' && row.attempt >= row.delivery_attempts ? 'failed' : 'retried'
 }

@@ -19,6 +19,11 @@ export function dashboardPage(options: { authRequired: boolean; defaultTenant: s
 <header>
   <h1><span class="logo">◆</span> BetterCallSold <span class="muted">Plugins</span></h1>
   <span id="live" class="live down">offline</span>
+  <nav id="views" class="views" aria-label="Views">
+    <a href="#" data-view="monitor">Monitoring</a>
+    <a href="#marketplace" data-view="marketplace">Marketplace</a>
+    <a href="#apps" data-view="apps">Installed apps</a>
+  </nav>
   <nav>
     <a href="/docs">API docs</a>
     <a href="/openapi.json">OpenAPI</a>
@@ -30,9 +35,12 @@ export function dashboardPage(options: { authRequired: boolean; defaultTenant: s
   </form>
 </header>
 <div id="auth-banner" class="banner" hidden></div>
-<main>
+<main id="view-monitor">
   <section class="card wide">
-    <h2>Plugins</h2>
+    <div class="card-head">
+      <h2>Plugins</h2>
+      <button type="button" id="plugin-new" data-action="register">Register plugin</button>
+    </div>
     <div class="scroll">
       <table class="plugins">
         <thead><tr>
@@ -68,6 +76,27 @@ export function dashboardPage(options: { authRequired: boolean; defaultTenant: s
     <h2>Delivery</h2>
     <div id="detail" class="detail"><p class="muted">Select a delivery in the feed to see its payload, headers and attempts.</p></div>
   </section>
+</main>
+<main id="view-marketplace" class="single" hidden>
+  <section class="card" id="market-list">
+    <div class="card-head">
+      <h2>Marketplace</h2>
+      <input id="market-q" type="search" placeholder="Search apps (typos are fine)" aria-label="Search apps" autocomplete="off" spellcheck="false" maxlength="200">
+      <select id="market-sort" aria-label="Sort"></select>
+    </div>
+    <div id="market-chips" class="chips"></div>
+    <p id="market-searched" class="muted"></p>
+    <div id="market-results" class="app-grid"><p class="muted">Loading…</p></div>
+    <div class="more"><button type="button" id="market-more" hidden>More apps</button></div>
+  </section>
+  <section class="card" id="market-app" hidden></section>
+</main>
+<main id="view-apps" class="single" hidden>
+  <section class="card" id="apps-list">
+    <div class="card-head"><h2>Installed apps</h2><a href="#marketplace">Marketplace →</a></div>
+    <div id="apps-installed" class="app-grid"><p class="muted">Loading…</p></div>
+  </section>
+  <section class="card" id="apps-one" hidden></section>
 </main>
 <div id="toast" class="toast" role="status" aria-live="polite"></div>
 </body>

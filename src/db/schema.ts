@@ -86,6 +86,8 @@ export interface DeliveryAttemptTable {
   attempt: number
   status_code: number | null
   error: string | null
+  /** recorded with the attempt (db/0020); null for attempts written before it */
+  outcome: 'sent' | 'retry' | 'failed' | null
   duration_ms: number
   created_at: Timestamp
 }

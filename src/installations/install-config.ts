@@ -42,6 +42,18 @@ export function checkConfig(schema: Record<string, unknown>, config: Record<stri
   return { config: copy, problems }
 }
 
+/**
+ * The problems as every validation error names fields (`details`, src/http/validation.ts):
+ * `/api_key` is the body's `config.api_key`, so a form shows each beside its field.
+ */
+export function configDetails(problems: ConfigProblem[]) {
+  return problems.map((p) => ({
+    field: p.pointer === '/' ? 'config' : `config.${p.pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).join('.')}`,
+    in: 'body' as const,
+    problem: p.message,
+  }))
+}
+
 /** checkConfig, refusing with 400 INVALID_CONFIG and every problem listed. */
 export function validConfig(schema: Record<string, unknown>, config: Record<string, unknown>): Record<string, unknown> {
   if (Buffer.byteLength(JSON.stringify(config)) > MAX_JSON_OBJECT_BYTES) {
@@ -50,7 +62,7 @@ export function validConfig(schema: Record<string, unknown>, config: Record<stri
   if (hasNul(config)) throw new AppError(400, 'INVALID_INPUT', 'config must not contain NUL characters')
   const { config: checked, problems } = checkConfig(schema, config)
   if (problems.length > 0) {
-    throw new AppError(400, 'INVALID_CONFIG', `config does not match the app’s config_schema: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`, { problems })
+    throw new AppError(400, 'INVALID_CONFIG', `config does not match the app’s config_schema: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`, { problems, details: configDetails(problems) })
   }
   return checked
 }

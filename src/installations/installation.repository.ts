@@ -7,7 +7,7 @@ import type { App, Installation } from '../db/schema.ts'
 import { AppError, ConflictError, NotFoundError } from '../errors.ts'
 import { grants, isPermission } from '../apps/permissions.ts'
 import type { SecretCipher } from '../secrets/cipher.ts'
-import { checkConfig, secretValues, storeConfig, validConfig } from './install-config.ts'
+import { checkConfig, configDetails, secretValues, storeConfig, validConfig } from './install-config.ts'
 import { about, configForApp, deliverLifecycle } from './lifecycle.ts'
 
 const requested = (app: Pick<App, 'permissions'>) => app.permissions.map((p) => p.permission)
@@ -195,7 +195,7 @@ async function moveTo(
   const values = { ...secretValues(cipher, before.secret_config), ...given }
   const { config, problems } = checkConfig(target.config_schema, values)
   if (problems.length > 0) {
-    throw new AppError(409, 'CONFIG_INVALID_FOR_VERSION', `The config does not fit version ${target.version}: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`, { problems })
+    throw new AppError(409, 'CONFIG_INVALID_FOR_VERSION', `The config does not fit version ${target.version}: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`, { problems, details: configDetails(problems) })
   }
   const stored = storeConfig(cipher, target.config_schema, config)
   const permissions = target.permissions.map((p) => p.permission)

@@ -5,7 +5,7 @@ import type { Installation } from '../db/schema.ts'
 import type { SecretCipher } from '../secrets/cipher.ts'
 import { secretValues } from './install-config.ts'
 import { approve, findInstallation, uninstall, updateConfig } from './installation.repository.ts'
-import { ApproveBody, InstallationParams, InstallationResponse, installationJson, UpdateInstallationBody } from './installation.schemas.ts'
+import { ApproveBody, InstallationDetail, InstallationParams, InstallationResponse, installationJson, UpdateInstallationBody } from './installation.schemas.ts'
 import { requireStoreAdmin } from './store-admin.ts'
 
 /** An installation as the store sees it: its writeOnly values only by name. */
@@ -44,9 +44,17 @@ const installationRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   )
 
-  app.get('/api/installations/:id', { schema: { params: InstallationParams, response: { 200: InstallationResponse } } }, async (request) => {
+  app.get('/api/installations/:id', { schema: { params: InstallationParams, response: { 200: InstallationDetail } } }, async (request) => {
     admin(request)
-    return presentInstallation(db, cipher, await findInstallation(db, request.tenantId, request.params.id))
+    const installation = await findInstallation(db, request.tenantId, request.params.id)
+    // by primary key: the schema of the version it runs, which a pending upgrade has not replaced
+    const version = await db
+      .selectFrom('app_versions')
+      .select('config_schema')
+      .where('app_id', '=', installation.app_id)
+      .where('version', '=', installation.version)
+      .executeTakeFirstOrThrow()
+    return { ...(await presentInstallation(db, cipher, installation)), config_schema: version.config_schema }
   })
 
   app.patch(

@@ -18,6 +18,12 @@ export const InstallationResponse = Type.Object({
   updated_at: Type.String({ format: 'date-time' }),
 })
 
+/** One installation, with the config schema of the version it runs: what its settings form is made from. */
+export const InstallationDetail = Type.Composite([
+  InstallationResponse,
+  Type.Object({ config_schema: Type.Record(Type.String(), Type.Unknown(), { description: 'The config_schema of `version` (not necessarily the app’s latest)' }) }),
+])
+
 export const InstallationParams = Type.Object({ id: Type.String({ format: 'uuid' }) })
 
 export const UpdateInstallationBody = Type.Object(

@@ -49,6 +49,7 @@ interface Row {
   attempt: number | null
   status_code: number | null
   error: string | null
+  outcome: 'sent' | 'retry' | 'failed' | null
   duration_ms: number | null
   attempted_at: Date | null
 }
@@ -163,7 +164,7 @@ export async function createdSince(
               from snap) h
       left join lateral (
         select d.id, d.tenant_id, p.slug as plugin, e.type as event, d.status, d.attempts, d.created_at,
-               null as attempt_id, null as attempt, null as status_code, null as error, null as duration_ms, null as attempted_at,
+               null as attempt_id, null as attempt, null as status_code, null as error, null as outcome, null as duration_ms, null as attempted_at,
                x.late
           from (select * from fresh union all select * from late) x
           join deliveries d on d.id = x.id
@@ -202,7 +203,7 @@ export async function attemptsSince(
   const from = lookBack ? Math.max(afterId - LOOKBACK_IDS, 0) : afterId
   const { rows } = await sql<Row>`
     select d.id, d.tenant_id, p.slug as plugin, e.type as event, d.status, d.attempts, d.created_at,
-           a.id as attempt_id, a.attempt, a.status_code, a.error, a.duration_ms, a.created_at as attempted_at
+           a.id as attempt_id, a.attempt, a.status_code, a.error, a.outcome, a.duration_ms, a.created_at as attempted_at
       from delivery_attempts a
       join deliveries d on d.id = a.delivery_id
       join plugins p on p.id = d.plugin_id
@@ -215,20 +216,20 @@ export async function attemptsSince(
   return rows.map((r) => toChange(r, outcomeOf(r), true))
 }
 
-/** An attempt's outcome is not stored as such: ok, or the delivery's final failure, or a failure retried. */
+/** An attempt's outcome as recorded with it; attempts older than db/0020 have none, and it is derived from the delivery. */
 const outcomeOf = (r: Row): ChangeKind =>
-  r.error === null ? 'sent' : r.attempt !== null && r.attempt >= r.attempts && r.status === 'failed' ? 'failed' : 'retry'
+  r.outcome ?? (r.error === null ? 'sent' : r.attempt !== null && r.attempt >= r.attempts && r.status === 'failed' ? 'failed' : 'retry')
 
 /** The deliveries named by notifications, each with its latest attempt, reported as the change the writer named. */
 export async function readChanges(db: Database, changes: { id: number; kind: ChangeKind }[], tenants: string[]): Promise<LiveChange[]> {
   const { rows } = await sql<Row>`
     select d.id, d.tenant_id, p.slug as plugin, e.type as event, d.status, d.attempts, d.created_at,
-           a.id as attempt_id, a.attempt, a.status_code, a.error, a.duration_ms, a.created_at as attempted_at
+           a.id as attempt_id, a.attempt, a.status_code, a.error, a.outcome, a.duration_ms, a.created_at as attempted_at
       from deliveries d
       join plugins p on p.id = d.plugin_id
       join events e on e.id = d.event_id
       left join lateral (
-        select x.id, x.attempt, x.status_code, x.error, x.duration_ms, x.created_at
+        select x.id, x.attempt, x.status_code, x.error, x.outcome, x.duration_ms, x.created_at
           from delivery_attempts x where x.delivery_id = d.id order by x.id desc limit 1
       ) a on true
      where d.id = any(${changes.map((c) => c.id)}::bigint[]) and d.tenant_id = any(${tenants}::uuid[])
@@ -268,7 +269,7 @@ export async function changesSince(
   const [created, attempted] = await Promise.all([
     sql<Row>`
       select d.id, d.tenant_id, p.slug as plugin, e.type as event, d.status, d.attempts, d.created_at,
-             null as attempt_id, null as attempt, null as status_code, null as error, null as duration_ms, null as attempted_at
+             null as attempt_id, null as attempt, null as status_code, null as error, null as outcome, null as duration_ms, null as attempted_at
         from deliveries d
         join plugins p on p.id = d.plugin_id
         join events e on e.id = d.event_id
@@ -281,7 +282,7 @@ export async function changesSince(
     `.execute(db),
     sql<Row>`
       select d.id, d.tenant_id, p.slug as plugin, e.type as event, d.status, d.attempts, d.created_at,
-             a.id as attempt_id, a.attempt, a.status_code, a.error, a.duration_ms, a.created_at as attempted_at
+             a.id as attempt_id, a.attempt, a.status_code, a.error, a.outcome, a.duration_ms, a.created_at as attempted_at
         from delivery_attempts a
         join deliveries d on d.id = a.delivery_id
         join plugins p on p.id = d.plugin_id

@@ -217,6 +217,9 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
         .header('cache-control', 'no-store')
         // nginx and friends must pass each event on at once
         .header('x-accel-buffering', 'no')
+        // the connection ends with the stream: left open for keep-alive, a stream ended at
+        // shutdown would hold app.close() until the keep-alive timeout (72 s)
+        .header('connection', 'close')
         .send(stream)
     },
   )

@@ -13,6 +13,8 @@ export interface AttemptRow {
   attempt: number
   status_code: number | null
   error: string | null
+  /** written with the attempt (db/0020); null for attempts recorded before it */
+  outcome: 'sent' | 'retry' | 'failed' | null
   duration_ms: number
   at: Date
   /** when the event was written (its transaction's start, which is ≤ its commit) */
@@ -27,7 +29,7 @@ export async function readAttempts(trx: Database, slice: Slice): Promise<Attempt
   const { rows } = await sql<AttemptRow>`
     select a.id, d.tenant_id, d.plugin_id, p.kind as plugin_kind, p.slug as plugin_slug, p.name as plugin_name,
            coalesce(e.type, 'unknown') as event_type,
-           a.attempt, a.status_code, a.error, a.duration_ms, a.created_at as at, e.created_at as committed_at,
+           a.attempt, a.status_code, a.error, a.outcome, a.duration_ms, a.created_at as at, e.created_at as committed_at,
            d.status as delivery_status, d.attempts as delivery_attempts
       from delivery_attempts a
       join deliveries d on d.id = a.delivery_id

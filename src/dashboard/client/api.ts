@@ -9,11 +9,18 @@ export const apiKey = {
   },
 }
 
+/** One field the API refused (`details` of a 400): `name`, `events[0]`, `config.api_key`. */
+export interface FieldDetail {
+  field: string
+  problem: string
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly details: FieldDetail[] = [],
   ) {
     super(message)
   }
@@ -33,8 +40,9 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   const text = await response.text()
   const json = text ? (JSON.parse(text) as unknown) : undefined
   if (!response.ok) {
-    const error = (json ?? {}) as { code?: string; message?: string }
-    throw new ApiError(response.status, error.code ?? 'ERROR', error.message ?? response.statusText)
+    const error = (json ?? {}) as { code?: string; message?: string; details?: unknown }
+    const details = Array.isArray(error.details) ? (error.details as FieldDetail[]).filter((d) => typeof d?.field === 'string') : []
+    throw new ApiError(response.status, error.code ?? 'ERROR', error.message ?? response.statusText, details)
   }
   return json as T
 }
@@ -62,6 +70,8 @@ export interface Plugin {
   status: string
   events: string[]
   webhook_url: string
+  /** set when the plugin is an installed app's subscription: managed on the app's page, not edited */
+  app_installation_id: string | null
 }
 
 // The server's own response types: erased when bundled, so the two cannot drift.

@@ -2,7 +2,9 @@ import { allPlugins, api, ApiError, apiKey, type Delivery, type DeliveryChange, 
 import { startAnalytics } from './analytics.ts'
 import { minuteChart } from './chart.ts'
 import { ago, byId, h, replace, time } from './dom.ts'
+import { openPluginDialog } from './plugin-form.ts'
 import { follow, type StreamState } from './stream.ts'
+import { startViews } from './views.ts'
 
 /** Rows kept in the live feed; older ones scroll away. */
 const FEED_SIZE = 60
@@ -58,6 +60,8 @@ function failed(error: unknown): void {
   toast(error instanceof Error ? error.message : String(error), 'error')
 }
 
+const feedback = { failed, toast }
+
 function setStreamState(value: StreamState): void {
   const element = byId('live')
   const text: Record<StreamState, string> = { connecting: 'connecting…', live: 'live', down: 'reconnecting…', unauthorized: 'no access' }
@@ -93,6 +97,8 @@ function onKeySubmit(event: Event): void {
   if (started) {
     stream?.restart()
     void loadAll()
+    // the marketplace or an app's page, drawn again with the new key
+    window.dispatchEvent(new HashChangeEvent('hashchange'))
   } else {
     start()
   }
@@ -111,7 +117,7 @@ function renderPlugins(): void {
     return
   }
   if (state.plugins.length === 0) {
-    replace(body, h('tr', {}, h('td', { colspan: 9, class: 'empty' }, 'No plugins yet: register one with POST /api/plugins (see the API docs).')))
+    replace(body, h('tr', {}, h('td', { colspan: 9, class: 'empty' }, 'No plugins yet: register one (the button above, or POST /api/plugins), or install an app from the Marketplace.')))
     return
   }
   replace(
@@ -139,6 +145,10 @@ function renderPlugins(): void {
           'td',
           { class: 'actions' },
           h('button', { type: 'button', 'data-action': 'test', onclick: () => void sendTest(plugin.slug) }, 'Send test'),
+          // an app's subscription is the app's to change: its page manages it
+          plugin.app_installation_id
+            ? h('a', { class: 'button', href: `#apps/${plugin.app_installation_id}`, 'data-action': 'app' }, 'App')
+            : h('button', { type: 'button', 'data-action': 'edit', onclick: () => void openPluginDialog(feedback, () => void loadPlugins().catch(failed), plugin) }, 'Edit'),
           h(
             'button',
             { type: 'button', 'data-action': paused ? 'resume' : 'pause', onclick: () => void (paused ? resume() : setStatus(plugin.slug, 'paused')) },
@@ -448,6 +458,7 @@ function start(): void {
     },
   })
   const refreshAnalytics = startAnalytics(failed)
+  startViews(feedback)
   window.setInterval(() => {
     void loadPlugins().catch(failed)
     refreshAnalytics()
@@ -455,6 +466,7 @@ function start(): void {
 }
 
 byId('key-form').addEventListener('submit', onKeySubmit)
+byId('plugin-new').addEventListener('click', () => void openPluginDialog(feedback, () => void loadPlugins().catch(failed)))
 byId('feed-plugin').addEventListener('change', onFilterChange)
 byId('feed-event').addEventListener('change', onFilterChange)
 byId<HTMLInputElement>('key-input').placeholder = apiKey.get() ? 'API key saved' : 'API key'

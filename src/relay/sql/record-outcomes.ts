@@ -73,8 +73,8 @@ const text = `
   -- adds no second log line, and a delivery retention deleted meanwhile gets none
   -- (its foreign key would refuse the whole batch).
   attempts as (
-    insert into delivery_attempts (delivery_id, attempt, status_code, error, duration_ms)
-    select o.id, o.attempt, o.status_code, o.error, o.duration_ms from outcome o join recorded r on r.id = o.id
+    insert into delivery_attempts (delivery_id, attempt, status_code, error, duration_ms, outcome)
+    select o.id, o.attempt, o.status_code, o.error, o.duration_ms, o.status from outcome o join recorded r on r.id = o.id
   ),
   health as (
     select o.plugin_id,
