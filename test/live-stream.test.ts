@@ -43,7 +43,7 @@ t.test('streams each delivery as it is created and delivered, to the clients who
     created_at: String,
     at: String,
   })
-  t.match(sent.id, /^\d+:\d+$/, 'every event has an id to resume from')
+  t.match(sent.id, /^\d+:\d+:\d+$/, 'every event has an id to resume from')
 
   await catalogOnly.waitFor((e) => e.some((x) => x.event === 'sent'), "catalog's delivery")
   t.same(catalogOnly.changes(), ['created catalog product.created', 'sent catalog product.created'], 'filtered by plugin')
@@ -86,9 +86,15 @@ t.test('a client that reconnects with Last-Event-ID gets what it missed, once', 
   await waitFor(async () => (await app.request('GET', '/api/plugins/events?status=sent')).body.events.length === 2, { message: 'the retry to be sent' })
 
   const resumed = await openStream(t, `${app.url}/api/plugins/events/stream`, { 'last-event-id': lastSeen })
-  t.same(resumed.changes(), ['created catalog product.created', 'retry catalog product.created', 'sent catalog product.created'], 'exactly what was missed, in order')
+  // what the client already had may come again while the horizon (cluster-wide: any open transaction
+  // holds it back) has not passed it; a client dedupes by delivery, change and attempt
+  const key = (e: { event: string; data: any }) => `${e.data.delivery_id}:${e.event}:${e.data.attempt?.number ?? ''}`
+  const had = new Set(first.events.map(key))
+  const missed = resumed.events.filter((e) => e.event !== 'ready' && !had.has(key(e)))
+  t.same(missed.map((e) => `${e.event} ${e.data.plugin} ${e.data.event}`), ['created catalog product.created', 'retry catalog product.created', 'sent catalog product.created'], 'what was missed, in order')
+  t.same(new Set(resumed.events.map(key)).size, resumed.events.length, 'each once')
   t.match(resumed.events.at(-1), { event: 'ready', data: { resumed: true } })
-  t.match(resumed.events[1]!.data.attempt, { number: 1, status_code: 500, error: /HTTP 500/ })
+  t.match(missed[1]!.data.attempt, { number: 1, status_code: 500, error: /HTTP 500/ })
 
   const garbage = await openStream(t, `${app.url}/api/plugins/events/stream`, { 'last-event-id': 'not-an-id' })
   t.same(garbage.changes(), [], 'an unreadable id starts afresh')

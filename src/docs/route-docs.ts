@@ -68,10 +68,10 @@ const HealthResponse = Type.Object({
 
 const SSE_EXAMPLE =
   'retry: 2000\n\n' +
-  'id: 41:17\nevent: ready\ndata: {"tenant_id":"11111111-1111-1111-1111-111111111111","plugins":[],"events":[],"resumed":false}\n\n' +
-  'id: 42:17\nevent: created\ndata: {"change":"created","delivery_id":42,"webhook_id":"dlv_42","plugin":"my-analytics",' +
+  'id: 41:17:880\nevent: ready\ndata: {"tenant_id":"11111111-1111-1111-1111-111111111111","plugins":[],"events":[],"resumed":false}\n\n' +
+  'id: 42:17:880\nevent: created\ndata: {"change":"created","delivery_id":42,"webhook_id":"dlv_42","plugin":"my-analytics",' +
   '"event":"product.created","status":"pending","attempts":0,"attempt":null,"created_at":"2024-01-15T10:30:00.000Z","at":"2024-01-15T10:30:00.000Z"}\n\n' +
-  'id: 42:18\nevent: sent\ndata: {"change":"sent","delivery_id":42,"webhook_id":"dlv_42","plugin":"my-analytics",' +
+  'id: 42:18:881\nevent: sent\ndata: {"change":"sent","delivery_id":42,"webhook_id":"dlv_42","plugin":"my-analytics",' +
   '"event":"product.created","status":"sent","attempts":1,"attempt":{"number":1,"status_code":200,"error":null,"duration_ms":12},' +
   '"created_at":"2024-01-15T10:30:00.000Z","at":"2024-01-15T10:30:00.020Z"}\n\n' +
   ': heartbeat\n\n'
@@ -406,8 +406,11 @@ export const ROUTE_DOCS: Record<string, RouteDoc> = {
     summary: 'Live delivery changes (Server-Sent Events)',
     description:
       'A `text/event-stream` of the caller’s deliveries as they change. Event names: `created`, `sent`, `retry` (an attempt failed, ' +
-      'another follows), `failed` (for good), `requeued` (redelivery asked for), `disabled` (this attempt disabled its plugin); `ready` once live, `reset` when a resume gap was too ' +
-      'long to replay. Every event has an `id`; reconnect with `Last-Event-ID` to get what was missed. A `: heartbeat` comment ' +
+      'another follows), `failed` (for good), `requeued` (redelivery asked for: retry, recover), `disabled` (this attempt disabled its plugin), `cancelled` (its plugin was ' +
+      'deleted or its app uninstalled); `ready` once live, `reset` when a resume gap was too long to replay. Every event has an `id` ' +
+      '(`<delivery id>:<attempt id>:<xmin>`; a line with an `id` alone moves it on); reconnect with `Last-Event-ID` to get what was ' +
+      'missed, including changes committed late; a change committed around the moment the client left may come again (dedupe by ' +
+      '`delivery_id`, `change` and `attempt.number`). A `: heartbeat` comment ' +
       'comes every STREAM_HEARTBEAT_MS.',
     responses: { 200: { description: 'The event stream, open until the client leaves', contentType: 'text/event-stream', schema: Text, example: SSE_EXAMPLE } },
   },

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
+import { cancelUndelivered } from '../deliveries/delivery.cancel.ts'
 import type { Database } from '../db/database.ts'
 import { inTransaction } from '../db/transaction.ts'
 import type { App, Installation } from '../db/schema.ts'
@@ -116,12 +117,7 @@ export async function uninstall(db: Database, tenantId: string, id: string): Pro
       .executeTakeFirst()
     if (!installation) throw new NotFoundError('Installation', id)
     await trx.deleteFrom('app_access_tokens').where('installation_id', '=', id).execute()
-    await trx
-      .updateTable('deliveries')
-      .set({ status: 'cancelled', lease_id: null, updated_at: sql`now()` })
-      .where('plugin_id', '=', installation.plugin_id)
-      .where('status', 'in', ['pending', 'retry'])
-      .execute()
+    await cancelUndelivered(trx, installation.plugin_id)
     // active, so the farewell goes out even if the store had paused it; no events, so nothing else does
     await trx
       .updateTable('plugins')

@@ -14,7 +14,7 @@ export interface DeliveryChange {
   /** the delivery's status when the change was read (it may have moved on since) */
   status: DeliveryStatus
   attempts: number
-  /** the attempt this change reports; null for `created` and `requeued` */
+  /** the attempt this change reports; null for `created`, `requeued` and `cancelled` */
   attempt: { number: number; status_code: number | null; error: string | null; duration_ms: number } | null
   created_at: string
   /** when the change happened */
@@ -73,7 +73,7 @@ function toChange(row: Row, change: ChangeKind, withAttempt: boolean): LiveChang
       attempts: row.attempts,
       attempt,
       created_at: row.created_at.toISOString(),
-      at: ((attempt && row.attempted_at) || (change === 'requeued' ? new Date() : row.created_at)).toISOString(),
+      at: ((attempt && row.attempted_at) || (change === 'requeued' || change === 'cancelled' ? new Date() : row.created_at)).toISOString(),
     },
   }
 }
@@ -81,13 +81,27 @@ function toChange(row: Row, change: ChangeKind, withAttempt: boolean): LiveChang
 /** At the same instant, a delivery's creation comes before its attempts. */
 const rank = (c: LiveChange): number => (c.data.change === 'created' ? 0 : 1)
 
-/** The highest delivery and attempt ids: where a stream that starts now stands. */
-export async function currentCursor(db: Database): Promise<{ delivery: number; attempt: number }> {
-  const { rows } = await sql<{ delivery: number; attempt: number }>`
+/**
+ * How far below a cursor a change committed late is looked for: a transaction that
+ * drew its ids while more than this many deliveries (or attempts) were created after
+ * them is looked for over the newest this-many ids only. It bounds what a read of
+ * late rows costs, whatever the history.
+ */
+export const LOOKBACK_IDS = 10_000
+
+/**
+ * Where a stream that starts now stands: the highest delivery and attempt ids, and
+ * the oldest transaction still running (pg_snapshot_xmin, as a number): every row
+ * written by a transaction below it is visible now.
+ */
+export async function currentCursor(db: Database): Promise<{ delivery: number; attempt: number; xmin: number }> {
+  const { rows } = await sql<{ delivery: number; attempt: number; xmin: string }>`
     select (select coalesce(max(id), 0) from deliveries) as delivery,
-           (select coalesce(max(id), 0) from delivery_attempts) as attempt
+           (select coalesce(max(id), 0) from delivery_attempts) as attempt,
+           pg_snapshot_xmin(pg_current_snapshot())::text as xmin
   `.execute(db)
-  return rows[0]!
+  const row = rows[0]!
+  return { delivery: Number(row.delivery), attempt: Number(row.attempt), xmin: Number(row.xmin) }
 }
 
 /** A write transaction in progress at a read: the delivery ids it may have drawn, still invisible, lie in (from, upTo]. */
@@ -116,7 +130,8 @@ export interface CreatedRead {
  * for each write transaction that was still in progress at an earlier read, its
  * deliveries in the id range it may have drawn from. Ids are drawn before commit,
  * so a transaction that commits after a later one leaves its lower id behind the
- * cursor; its rows are found again by their xmin. Returns the id to continue from
+ * cursor; its rows are found again by the transaction that wrote them (txid, set at
+ * insert: a row's xmin changes with every claim and outcome). Returns the id to continue from
  * (past other tenants' deliveries too, so their traffic is not scanned again) and
  * the snapshot's transaction horizon, which tells the caller whom to keep watching.
  */
@@ -139,7 +154,7 @@ export async function createdSince(
       select d.id, true as late
         from unnest(${pending.map((p) => p.xid)}::text[], ${pending.map((p) => p.from)}::bigint[], ${pending.map((p) => p.upTo)}::bigint[])
              as w (xid, from_id, up_to)
-        join deliveries d on d.id > w.from_id and d.id <= w.up_to and d.xmin::text = w.xid
+        join deliveries d on d.id > w.from_id and d.id <= w.up_to and d.txid = w.xid::bigint
        where d.tenant_id = any(${tenants}::uuid[])
     )
     select h.newest, h.xmax, h.xip, r.*
@@ -173,9 +188,19 @@ export async function createdSince(
 
 /**
  * Outcomes (attempts) of the given tenants recorded after attempt `afterId`,
- * oldest first: what the hub missed while its LISTEN connection was down.
+ * oldest first: what the hub missed while its LISTEN connection was down. With
+ * `lookBack`, also those at or below `afterId` (down to LOOKBACK_IDS below it)
+ * written by a transaction at or after `lookBack.xmin`: an attempt id is drawn
+ * before commit, so one committed late sits below the newest announced.
  */
-export async function attemptsSince(db: Database, afterId: number, tenants: string[], limit: number): Promise<LiveChange[]> {
+export async function attemptsSince(
+  db: Database,
+  afterId: number,
+  tenants: string[],
+  limit: number,
+  lookBack: { xmin: number } | null = null,
+): Promise<LiveChange[]> {
+  const from = lookBack ? Math.max(afterId - LOOKBACK_IDS, 0) : afterId
   const { rows } = await sql<Row>`
     select d.id, d.tenant_id, p.slug as plugin, e.type as event, d.status, d.attempts, d.created_at,
            a.id as attempt_id, a.attempt, a.status_code, a.error, a.outcome, a.duration_ms, a.created_at as attempted_at
@@ -183,7 +208,8 @@ export async function attemptsSince(db: Database, afterId: number, tenants: stri
       join deliveries d on d.id = a.delivery_id
       join plugins p on p.id = d.plugin_id
       join events e on e.id = d.event_id
-     where a.id > ${afterId} and d.tenant_id = any(${tenants}::uuid[])
+     where a.id > ${from} and (a.id > ${afterId} or a.txid >= ${lookBack?.xmin ?? 0}::bigint)
+       and d.tenant_id = any(${tenants}::uuid[])
      order by a.id
      limit ${limit}
   `.execute(db)
@@ -211,7 +237,7 @@ export async function readChanges(db: Database, changes: { id: number; kind: Cha
   const byId = new Map(rows.map((r) => [r.id, r]))
   return changes.flatMap((c) => {
     const row = byId.get(c.id)
-    return row ? [toChange(row, c.kind, c.kind !== 'requeued')] : []
+    return row ? [toChange(row, c.kind, c.kind !== 'requeued' && c.kind !== 'cancelled')] : []
   })
 }
 
@@ -220,15 +246,26 @@ export async function readChanges(db: Database, changes: { id: number; kind: Cha
  * created after the delivery cursor and attempts after the attempt cursor, of
  * its tenant and filters, in the order they happened. At most `limit`; one more
  * row than that tells the caller the gap was larger.
+ *
+ * Ids are drawn before commit, so a row committed late can sit below the cursor.
+ * The cursor's `xmin` says what the client has surely seen: every row, up to its
+ * ids, written by a transaction below `xmin`. Rows below the ids written at or
+ * after it are read again (LOOKBACK_IDS at most, by primary key): the late ones
+ * among them, and possibly some the client already has (a client dedupes by
+ * delivery, change and attempt). A cursor without `xmin` (0) looks back at nothing.
  */
 export async function changesSince(
   db: Database,
   filter: ChangeFilter,
-  cursor: { delivery: number; attempt: number },
+  cursor: { delivery: number; attempt: number; xmin: number },
   limit: number,
-): Promise<{ changes: LiveChange[]; truncated: boolean }> {
+): Promise<{ changes: LiveChange[]; truncated: boolean; xmin: number }> {
   const plugins = filter.plugins.length > 0 ? filter.plugins : null
   const events = filter.events.length > 0 ? filter.events : null
+  const deliveryFrom = cursor.xmin > 0 ? Math.max(cursor.delivery - LOOKBACK_IDS, 0) : cursor.delivery
+  const attemptFrom = cursor.xmin > 0 ? Math.max(cursor.attempt - LOOKBACK_IDS, 0) : cursor.attempt
+  // taken before the reads: every row of a transaction below it is visible to both
+  const horizon = await sql<{ xmin: string }>`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`.execute(db)
   const [created, attempted] = await Promise.all([
     sql<Row>`
       select d.id, d.tenant_id, p.slug as plugin, e.type as event, d.status, d.attempts, d.created_at,
@@ -236,7 +273,8 @@ export async function changesSince(
         from deliveries d
         join plugins p on p.id = d.plugin_id
         join events e on e.id = d.event_id
-       where d.tenant_id = ${filter.tenantId} and d.id > ${cursor.delivery}
+       where d.tenant_id = ${filter.tenantId}
+         and d.id > ${deliveryFrom} and (d.id > ${cursor.delivery} or d.txid >= ${cursor.xmin}::bigint)
          and (${plugins}::text[] is null or p.slug = any(${plugins}::text[]))
          and (${events}::text[] is null or e.type = any(${events}::text[]))
        order by d.id
@@ -249,7 +287,8 @@ export async function changesSince(
         join deliveries d on d.id = a.delivery_id
         join plugins p on p.id = d.plugin_id
         join events e on e.id = d.event_id
-       where a.id > ${cursor.attempt} and d.tenant_id = ${filter.tenantId}
+       where a.id > ${attemptFrom} and (a.id > ${cursor.attempt} or a.txid >= ${cursor.xmin}::bigint)
+         and d.tenant_id = ${filter.tenantId}
          and (${plugins}::text[] is null or p.slug = any(${plugins}::text[]))
          and (${events}::text[] is null or e.type = any(${events}::text[]))
        order by a.id
@@ -261,5 +300,5 @@ export async function changesSince(
     ...created.rows.map((r) => toChange(r, 'created', false)),
     ...attempted.rows.map((r) => toChange(r, outcomeOf(r), true)),
   ].sort((a, b) => a.data.at.localeCompare(b.data.at) || rank(a) - rank(b))
-  return { changes: changes.slice(0, limit), truncated }
+  return { changes: changes.slice(0, limit), truncated, xmin: Number(horizon.rows[0]!.xmin) }
 }

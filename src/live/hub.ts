@@ -3,8 +3,18 @@ import type { Logger } from 'pino'
 import type { Database } from '../db/database.ts'
 import { DELIVERY_CHANNEL } from '../outbox/emit.ts'
 import { reconnectDelayMs } from '../relay/listener.ts'
-import { CHANGES_CHANNEL, parseChanges, type Change } from './changes.ts'
-import { attemptsSince, createdSince, currentCursor, readChanges, type ChangeFilter, type CreatedRead, type LiveChange } from './change-queries.ts'
+import { sql } from 'kysely'
+import { CHANGES_CHANNEL, HORIZON_MARKER_SQL, parseChanges, type Change, type Horizon } from './changes.ts'
+import {
+  attemptsSince,
+  createdSince,
+  currentCursor,
+  LOOKBACK_IDS,
+  readChanges,
+  type ChangeFilter,
+  type CreatedRead,
+  type LiveChange,
+} from './change-queries.ts'
 
 // pg-listen is CommonJS; under NodeNext its callable export sits on .default
 const createSubscriber = pgListen.default
@@ -14,13 +24,6 @@ export const LIVE_STREAM_APPLICATION_NAME = 'bettercallsold-live-stream'
 
 /** Rows read per query; a burst larger than this is read in several. */
 const BATCH = 500
-/**
- * A write transaction already in progress when the hub started watching may have
- * drawn delivery ids up to this far below the cursor; one that stays open longer
- * than it takes the platform to create this many deliveries is watched over the
- * newest this-many ids only.
- */
-const LOOKBACK_IDS = 10_000
 
 interface Watched {
   xid8: bigint
@@ -33,6 +36,8 @@ interface Client {
   plugins: Set<string>
   events: Set<string>
   send: (change: LiveChange) => void
+  /** the hub's horizon moved (see ChangeHub.horizon) */
+  onHorizon: (xmin: number) => void
 }
 
 /**
@@ -49,17 +54,27 @@ export class ChangeHub {
   /** the newest delivery id announced as created; null while nobody listens */
   private createdCursor: number | null = null
   /**
-   * Write transactions in progress at the last read, by 32-bit xid: ids are drawn
-   * before commit, so one that commits after a later one has left rows behind the
-   * cursor; they are read again by xmin until the transaction has ended.
+   * Write transactions in progress at the last read, by xid8: ids are drawn before
+   * commit, so one that commits after a later one has left rows behind the cursor;
+   * they are read again by the txid that wrote them until the transaction has ended.
    */
   private watched = new Map<string, Watched>()
+  /**
+   * The horizon: every change written by a transaction below this xid8 (as a number)
+   * has been fanned out, up to the cursors (within LOOKBACK_IDS of them): what a
+   * client's `Last-Event-ID` carries, so that a resume looks back for late commits
+   * above it only. It moves when a horizon marker comes back (src/live/changes.ts):
+   * notifications arrive in commit order, so every one sent by a transaction below
+   * the marker's xid came before it, and this hub has read what each named once it
+   * reaches the marker in its queue. Never more than the truth; 0 before any.
+   */
+  horizon = 0
   private lastXmax: bigint | null = null
   /** the newest attempt id announced (live or caught up): where the catch-up after a reconnect starts */
   private attemptMark = 0
   private catchUpOutcomes = false
   private connectedOnce = false
-  private pending: Change[] = []
+  private pending: (Change | Horizon)[] = []
   private lookForCreated = false
   private working: Promise<void> | undefined
   private closed = false
@@ -78,8 +93,8 @@ export class ChangeHub {
    * Adds a client; resolves once the hub is listening, so that nothing committed
    * after this returns is missed. Returns the function that removes it.
    */
-  async subscribe(filter: ChangeFilter, send: (change: LiveChange) => void): Promise<() => void> {
-    const client: Client = { filter, plugins: new Set(filter.plugins), events: new Set(filter.events), send }
+  async subscribe(filter: ChangeFilter, send: (change: LiveChange) => void, onHorizon: (xmin: number) => void = () => {}): Promise<() => void> {
+    const client: Client = { filter, plugins: new Set(filter.plugins), events: new Set(filter.events), send, onHorizon }
     this.clients.add(client)
     try {
       await this.start()
@@ -88,6 +103,8 @@ export class ChangeHub {
       if (this.createdCursor === null) {
         const now = await currentCursor(this.db)
         this.attemptMark = now.attempt
+        // what committed before now is not this hub's to announce; what is in progress is watched
+        this.horizon = now.xmin
         this.watched.clear()
         this.lastXmax = null
         const read = await createdSince(this.db, now.delivery, [], 1)
@@ -193,34 +210,62 @@ export class ChangeHub {
         this.createdCursor = null
         return
       }
+      // taken together: a horizon marker in `queue` came after every notification that
+      // set lookForCreated before it, so the read of new deliveries below comes first
+      const look = this.lookForCreated
+      this.lookForCreated = false
+      const queue = this.pending.splice(0)
       const tenants = [...new Set([...this.clients].map((c) => c.filter.tenantId))]
-      if (this.lookForCreated && this.createdCursor !== null) {
-        this.lookForCreated = false
-        let read: CreatedRead
+      let read = false
+      if (look && this.createdCursor !== null) {
+        read = true
+        let created: CreatedRead
         do {
           const before = this.createdCursor
-          read = await createdSince(this.db, before, tenants, BATCH, this.watchList())
-          this.createdCursor = read.cursor
-          this.watch(read, before)
-          this.fanOut(read.changes)
-        } while (read.more && !this.closed)
+          created = await createdSince(this.db, before, tenants, BATCH, this.watchList())
+          this.createdCursor = created.cursor
+          this.watch(created, before)
+          this.fanOut(created.changes)
+        } while (created.more && !this.closed)
       }
-      // A delivery notification that arrived during the read above set the flag again: keep
-      // it, the read may have started before that commit (clearing it here lost the creation
-      // until the next one, after its outcome). Without a cursor (a subscriber is still
-      // setting one) there is nothing to read yet.
-      if (this.createdCursor === null) this.lookForCreated = false
       if (this.catchUpOutcomes) {
         this.catchUpOutcomes = false
+        read = true
+        // the first page looks back for outcomes committed late, below the newest announced
+        let lookBack: { xmin: number } | null = { xmin: this.horizon }
         let caught: LiveChange[]
         do {
-          caught = await attemptsSince(this.db, this.attemptMark, tenants, BATCH)
+          caught = await attemptsSince(this.db, this.attemptMark, tenants, BATCH, lookBack)
+          lookBack = null
           this.fanOut(caught)
         } while (caught.length === BATCH && !this.closed)
       }
-      const changes = this.pending.splice(0, BATCH)
-      if (changes.length > 0) this.fanOut(await readChanges(this.db, changes, tenants))
+      let changes: Change[] = []
+      const flush = async () => {
+        if (changes.length > 0) this.fanOut(await readChanges(this.db, changes, tenants))
+        changes = []
+      }
+      for (const item of queue) {
+        if ('horizon' in item) {
+          await flush()
+          this.advance(item.horizon)
+          continue
+        }
+        read = true
+        changes.push(item)
+        if (changes.length === BATCH) await flush()
+      }
+      await flush()
+      // a round that read something sends a marker (a round of markers alone does not:
+      // hubs would answer each other's for ever); its return moves the horizon past it
+      if (read && !this.closed) await sql.raw(HORIZON_MARKER_SQL).execute(this.db)
     }
+  }
+
+  private advance(xmin: number): void {
+    if (xmin <= this.horizon) return
+    this.horizon = xmin
+    for (const client of this.clients) client.onHorizon(xmin)
   }
 
   private watchList(): { xid: string; from: number; upTo: number }[] {
@@ -238,7 +283,7 @@ export class ChangeHub {
     const running = new Set(read.inProgress)
     for (const [xid, w] of this.watched) if (w.xid8 < read.xmax && !running.has(w.xid8)) this.watched.delete(xid)
     for (const xid8 of read.inProgress) {
-      const xid = (xid8 & 0xffffffffn).toString()
+      const xid = xid8.toString()
       const known = this.watched.get(xid)
       const from = known?.from ?? (this.lastXmax !== null && xid8 >= this.lastXmax ? cursorBefore : cursorBefore - LOOKBACK_IDS)
       const upTo = Math.max(known?.upTo ?? 0, read.cursor)

@@ -26,13 +26,20 @@ const RECONNECT_MS = 2000
 export interface Cursor {
   delivery: number
   attempt: number
+  /** every change of a transaction below this xid8, up to the ids above, was sent; 0: unknown */
+  xmin: number
 }
 
-/** `Last-Event-ID` is `<delivery id>:<attempt id>`: the newest creation and attempt the client has seen. */
-export const formatCursor = (c: Cursor): string => `${c.delivery}:${c.attempt}`
+/**
+ * `Last-Event-ID` is `<delivery id>:<attempt id>:<xmin>`: the newest creation and
+ * attempt the client has seen, and the horizon below which it has seen everything
+ * (src/live/change-queries.ts, changesSince). The older `<delivery>:<attempt>` is
+ * still read (xmin 0: no look-back).
+ */
+export const formatCursor = (c: Cursor): string => `${c.delivery}:${c.attempt}:${c.xmin}`
 export function parseCursor(value: string | undefined): Cursor | null {
-  const match = /^(\d{1,16}):(\d{1,16})$/.exec(value?.trim() ?? '')
-  return match ? { delivery: Number(match[1]), attempt: Number(match[2]) } : null
+  const match = /^(\d{1,16}):(\d{1,16})(?::(\d{1,16}))?$/.exec(value?.trim() ?? '')
+  return match ? { delivery: Number(match[1]), attempt: Number(match[2]), xmin: Number(match[3] ?? 0) } : null
 }
 
 const list = (value: string | undefined): string[] =>
@@ -51,7 +58,7 @@ export const StreamQuery = Type.Object(
 
 const StreamHeaders = Type.Object({
   'last-event-id': Type.Optional(
-    Type.String({ maxLength: 40, description: 'Resume after this event id (browsers send it on reconnect)' }),
+    Type.String({ maxLength: 60, description: 'Resume after this event id (browsers send it on reconnect)' }),
   ),
 })
 
@@ -123,7 +130,7 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
         stream.end()
       }
       const seen = new Set<string>()
-      let cursor: Cursor = { delivery: 0, attempt: 0 }
+      let cursor: Cursor = { delivery: 0, attempt: 0, xmin: 0 }
       let live = false
       const held: LiveChange[] = []
 
@@ -135,6 +142,8 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
         cursor = {
           delivery: Math.max(cursor.delivery, change.deliveryCursor ?? 0),
           attempt: Math.max(cursor.attempt, change.attemptCursor ?? 0),
+          // the hub's horizon holds for this client once its replay is done
+          xmin: live ? Math.max(cursor.xmin, hub.horizon) : cursor.xmin,
         }
         stream.write(`id: ${formatCursor(cursor)}\nevent: ${change.data.change}\ndata: ${JSON.stringify(change.data)}\n\n`)
         if (stream.writableLength + stream.readableLength > MAX_QUEUED_BYTES) {
@@ -145,7 +154,17 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
       let unsubscribe: () => void
       try {
-        unsubscribe = await hub.subscribe(filter, (change) => (live ? write(change) : held.push(change)))
+        unsubscribe = await hub.subscribe(
+          filter,
+          (change) => (live ? write(change) : held.push(change)),
+          // the hub's horizon moved past what this client was sent: an id line alone
+          // (no event) moves the client's Last-Event-ID, so a resume reads back less
+          (xmin) => {
+            if (!live || xmin <= cursor.xmin || stream.writableEnded) return
+            cursor = { ...cursor, xmin }
+            stream.write(`id: ${formatCursor(cursor)}\n\n`)
+          },
+        )
       } catch (error) {
         slot.release()
         throw error
@@ -165,17 +184,19 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (resumeFrom) {
           cursor = resumeFrom
           const tooOld = now.delivery - resumeFrom.delivery > MAX_RESUME_GAP || now.attempt - resumeFrom.attempt > MAX_RESUME_GAP
-          const missed = tooOld ? { truncated: true, changes: [] } : await changesSince(db, filter, resumeFrom, REPLAY_LIMIT)
+          const missed = tooOld ? { truncated: true, changes: [], xmin: 0 } : await changesSince(db, filter, resumeFrom, REPLAY_LIMIT)
           if (missed.truncated) {
             // too much to replay: the client reloads what it shows, then follows from now
-            cursor = now
+            cursor = { ...now, xmin: Math.max(now.xmin, hub.horizon) }
             const reason = tooOld ? 'the last event id is too old to resume from' : `more than ${REPLAY_LIMIT} changes missed`
             stream.write(`id: ${formatCursor(cursor)}\nevent: reset\ndata: {"reason":"${reason}"}\n\n`)
           } else {
             for (const change of missed.changes) write(change)
+            // everything of a transaction below the replay's horizon was visible to it
+            cursor = { ...cursor, xmin: Math.max(cursor.xmin, missed.xmin, hub.horizon) }
           }
         } else {
-          cursor = now
+          cursor = { ...now, xmin: Math.max(now.xmin, hub.horizon) }
         }
         live = true
         for (const change of held.splice(0)) write(change)

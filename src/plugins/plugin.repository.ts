@@ -4,6 +4,8 @@ import { inTransaction } from '../db/transaction.ts'
 import type { Plugin, PluginStatus, RetryPolicy } from '../db/schema.ts'
 import { UUID } from '../db/keyset.ts'
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.ts'
+import { cancelUndelivered } from '../deliveries/delivery.cancel.ts'
+import { notifyChangesSql } from '../live/changes.ts'
 import { readyOnConflict } from '../relay/sql/ready.ts'
 import { unparkDeliveries } from '../relay/sql/unpark.ts'
 
@@ -186,12 +188,7 @@ export async function deletePlugin(db: Database, tenantId: string, slug: string)
   await inTransaction(db, async (trx) => {
     const plugin = await findPlugin(trx, tenantId, slug)
     refuseForApp(plugin, 'uninstall the app instead')
-    await trx
-      .updateTable('deliveries')
-      .set({ status: 'cancelled', lease_id: null, updated_at: sql`now()` })
-      .where('plugin_id', '=', plugin.id)
-      .where('status', 'in', ['pending', 'retry'])
-      .execute()
+    await cancelUndelivered(trx, plugin.id)
     const deleted = await trx
       .updateTable('plugins')
       .set({ status: 'deleted' satisfies PluginStatus, updated_at: sql`now()` })
@@ -227,8 +224,10 @@ export async function recoverDeliveries(db: Database, tenantId: string, slug: st
       insert into plugin_ready (plugin_id, due_at)
       select ${plugin.id}::uuid, now() where exists (select 1 from requeued)
       ${readyOnConflict}
-    )
-    select count(*)::integer as requeued, pg_notify('bcs_deliveries', '') from requeued
+    ),
+    -- the live stream hears of each (src/live/changes.ts)
+    notified as (${sql.raw(notifyChangesSql('requeued', 'q'))})
+    select count(*)::integer as requeued, pg_notify('bcs_deliveries', ''), (select notifications from notified) as notifications from requeued
   `.execute(db)
   return rows[0]?.requeued ?? 0
 }

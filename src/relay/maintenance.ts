@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
+import { notifyChangesSql } from '../live/changes.ts'
 import { unparkDeliveries } from './sql/unpark.ts'
 
 /** Rows deleted per statement: small, so retention never holds long locks or bloats one transaction. */
@@ -31,11 +32,17 @@ export interface MaintenanceResult {
  */
 export async function runMaintenance(db: Database, retentionDays: number): Promise<MaintenanceResult> {
   const unparked = await unparkDeliveries(db)
-  const cancelled = await sql`
-    update deliveries d
-       set status = 'cancelled', lease_id = null, updated_at = now()
-      from plugins p
-     where p.id = d.plugin_id and p.status = 'deleted' and d.status in ('pending', 'retry')
+  // the live stream hears of each (src/live/changes.ts)
+  const cancelled = await sql<{ cancelled: number }>`
+    with cancelled as (
+      update deliveries d
+         set status = 'cancelled', lease_id = null, updated_at = now()
+        from plugins p
+       where p.id = d.plugin_id and p.status = 'deleted' and d.status in ('pending', 'retry')
+      returning d.id
+    ),
+    notified as (${sql.raw(notifyChangesSql('cancelled', 'c'))})
+    select (select count(*) from cancelled)::integer as cancelled, (select notifications from notified) as notifications
   `.execute(db)
   // a retired plugin (an uninstalled app's) is deleted once it has delivered its last
   // delivery, so the claim stops looking at it; plugins_retired holds the few there are
@@ -72,5 +79,5 @@ export async function runMaintenance(db: Database, retentionDays: number): Promi
     eventsDeleted += Number(events.numAffectedRows ?? 0)
     if (Number(deleted.numAffectedRows ?? 0) < RETENTION_BATCH && Number(events.numAffectedRows ?? 0) < RETENTION_BATCH) break
   }
-  return { unparked, cancelled: Number(cancelled.numAffectedRows ?? 0), deliveriesDeleted, eventsDeleted }
+  return { unparked, cancelled: cancelled.rows[0]?.cancelled ?? 0, deliveriesDeleted, eventsDeleted }
 }

@@ -18,6 +18,8 @@ export async function openStream(t: Test, url: string, headers: Record<string, s
   const events: SseEvent[] = []
   let raw = ''
   let ended = false
+  // as a browser keeps it: the last id field, of an event or of an id line alone
+  let lastEventId = ''
   const done = (async () => {
     if (!response.body) return
     const decoder = new TextDecoder()
@@ -37,6 +39,7 @@ export async function openStream(t: Test, url: string, headers: Record<string, s
             const colon = line.indexOf(':')
             fields[line.slice(0, colon)] = line.slice(colon + 1).replace(/^ /, '')
           }
+          if (fields.id !== undefined) lastEventId = fields.id
           if (fields.data !== undefined) events.push({ id: fields.id ?? '', event: fields.event ?? 'message', data: JSON.parse(fields.data) })
         }
       }
@@ -60,7 +63,8 @@ export async function openStream(t: Test, url: string, headers: Record<string, s
       await waitFor(() => predicate(events), { message, timeoutMs })
       return events
     },
-    lastId: () => events.at(-1)?.id ?? '',
+    /** the id a browser would send on reconnect */
+    lastId: () => lastEventId,
     async close() {
       controller.abort()
       await done
