@@ -6,6 +6,16 @@ import type { Grain, Rollup } from '../rollup.ts'
 const TABLES: Record<Grain, string> = { minute: 'analytics_minute', hour: 'analytics_hour', day: 'analytics_day' }
 const APP_TABLES: Record<Grain, string> = { minute: 'analytics_app_minute', hour: 'analytics_app_hour', day: 'analytics_app_day' }
 
+/** An upsert's update of a rollup row `r`: counts added, histograms added bucket by bucket. */
+const ADD_EXCLUDED = sql`
+       set attempts = r.attempts + excluded.attempts,
+           sent = r.sent + excluded.sent,
+           retried = r.retried + excluded.retried,
+           failed = r.failed + excluded.failed,
+           latency = analytics_add(r.latency, excluded.latency),
+           e2e = analytics_add(r.e2e, excluded.e2e),
+           causes = analytics_add(r.causes, excluded.causes)`
+
 /** Adds rollups into their table: one statement, counts added, histograms added bucket by bucket. */
 export async function upsertRollups(trx: Database, grain: Grain, rollups: readonly Rollup[]): Promise<void> {
   if (rollups.length === 0) return
@@ -15,14 +25,7 @@ export async function upsertRollups(trx: Database, grain: Grain, rollups: readon
     select u.tenant_id, u.plugin_id, u.event_type, u.bucket, u.attempts, u.sent, u.retried, u.failed,
            u.latency::integer[], u.e2e::integer[], u.causes::integer[]
       from ${unnestRollups(rollups)}
-    on conflict (plugin_id, bucket, event_type) do update
-       set attempts = r.attempts + excluded.attempts,
-           sent = r.sent + excluded.sent,
-           retried = r.retried + excluded.retried,
-           failed = r.failed + excluded.failed,
-           latency = analytics_add(r.latency, excluded.latency),
-           e2e = analytics_add(r.e2e, excluded.e2e),
-           causes = analytics_add(r.causes, excluded.causes)
+    on conflict (plugin_id, bucket, event_type) do update ${ADD_EXCLUDED}
   `.execute(trx)
 }
 
@@ -34,14 +37,7 @@ export async function upsertAppRollups(trx: Database, grain: Grain, rollups: rea
     select u.plugin_id, u.event_type, u.bucket, u.attempts, u.sent, u.retried, u.failed,
            u.latency::integer[], u.e2e::integer[], u.causes::integer[]
       from ${unnestRollups(rollups)}
-    on conflict (app_id, bucket, event_type) do update
-       set attempts = r.attempts + excluded.attempts,
-           sent = r.sent + excluded.sent,
-           retried = r.retried + excluded.retried,
-           failed = r.failed + excluded.failed,
-           latency = analytics_add(r.latency, excluded.latency),
-           e2e = analytics_add(r.e2e, excluded.e2e),
-           causes = analytics_add(r.causes, excluded.causes)
+    on conflict (app_id, bucket, event_type) do update ${ADD_EXCLUDED}
   `.execute(trx)
 }
 
