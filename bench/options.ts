@@ -30,8 +30,10 @@ export interface BenchOptions {
   pluginCounts: number[]
   /** `plugins`: products written for the 10 busy plugins (each gets one delivery of each) */
   pluginsBacklog: number
-  /** `burst`: sizes of the fresh bursts (never analyzed); graphile-worker drains the smallest */
+  /** `burst`: sizes of the fresh bursts (never analyzed); those of 1,000,000 and more are drained in the first round only */
   burst: number[]
+  /** `burst`: the size graphile-worker drains beside ours (one of --burst; the smallest if it is not one) */
+  burstPeer: number
   /** `analytics`: deliveries (with attempts and rollups) of the small and the large store */
   analytics: [small: number, large: number]
   /** `fairness-at-scale`: the big store's backlog, the small stores, their writes per second and for how long */
@@ -75,8 +77,9 @@ const FULL = {
   claimSamples: 200,
   pluginCounts: [10, 1_000, 10_000, 50_000],
   pluginsBacklog: 500,
-  // 1,000,000 with --burst 20000,100000,1000000; above 20,000 the burst is written set-based (bench/seed.ts seedBurst)
-  burst: [20_000, 100_000],
+  // above 20,000 the burst is written set-based (bench/seed.ts seedBurst); 1,000,000 is drained once
+  burst: [10_000, 20_000, 100_000, 1_000_000],
+  burstPeer: 20_000,
   analytics: [10_000, 10_000_000] as [number, number],
   fairnessBacklog: 1_000_000,
   fairnessTenants: 1_000,
@@ -106,6 +109,7 @@ const QUICK: typeof FULL = {
   pluginCounts: [10, 100],
   pluginsBacklog: 10,
   burst: [400],
+  burstPeer: 400,
   analytics: [1_000, 20_000] as [number, number],
   fairnessBacklog: 1_000,
   fairnessTenants: 10,
@@ -145,6 +149,7 @@ export function benchOptions(argv: string[] = process.argv.slice(2), env: NodeJS
       plugins: { type: 'string' },
       'plugins-backlog': { type: 'string' },
       burst: { type: 'string' },
+      'burst-peer': { type: 'string' },
       analytics: { type: 'string' },
       'fairness-backlog': { type: 'string' },
       'fairness-tenants': { type: 'string' },
@@ -204,6 +209,7 @@ export function benchOptions(argv: string[] = process.argv.slice(2), env: NodeJS
     pluginCounts: list('plugins', base.pluginCounts).map((n) => Math.max(n, 10)),
     pluginsBacklog: num('plugins-backlog', base.pluginsBacklog),
     burst: list('burst', base.burst),
+    burstPeer: num('burst-peer', base.burstPeer),
     analytics: [analytics[0]!, analytics[1]!],
     fairnessBacklog: num('fairness-backlog', base.fairnessBacklog),
     fairnessTenants: Math.max(1, num('fairness-tenants', base.fairnessTenants)),

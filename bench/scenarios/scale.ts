@@ -248,19 +248,23 @@ async function burstRun(ctx: BenchContext, size: number): Promise<BurstRun> {
   return { size, drain, first10, last10, timeline, timelineStepMs: stepMs }
 }
 
+/** Bursts of this size and more are drained in the first round only: each takes minutes. */
+const ONCE_BURST = 1_000_000
+
 /**
  * `burst`: one relay draining fresh bursts (sizes from --burst) that were never
  * analyzed, with autovacuum off for their tables, written through createProduct;
- * and graphile-worker on the same fresh burst of the smallest size, alternated with ours.
+ * and graphile-worker on the same fresh burst of --burst-peer, alternated with ours.
  */
 export async function burstScenario(ctx: BenchContext): Promise<BurstResults> {
   const sizes = ctx.options.burst
-  const peerSize = Math.min(...sizes)
+  const peerSize = sizes.includes(ctx.options.burstPeer) ? ctx.options.burstPeer : Math.min(...sizes)
   const results: BurstResults = { runs: {}, peer: [], ours: [], peerSize }
   for (const size of sizes) await burstTemplate(ctx, size)
   await burstPeerTemplate(ctx, peerSize)
   for (let round = 0; round < ctx.options.runs; round++) {
     for (const size of rotate(sizes, round)) {
+      if (round > 0 && size >= ONCE_BURST) continue
       const run = await burstRun(ctx, size)
       ;(results.runs[size] ??= []).push(run)
       if (size === peerSize) results.ours.push(run.drain)
