@@ -2,6 +2,7 @@ import { sql } from 'kysely'
 import { runMigrations } from 'graphile-worker'
 import { createDatabase, type Database } from '../src/db/database.ts'
 import { migrate } from '../src/db/migrate.ts'
+import { readyOnConflict } from '../src/relay/sql/ready.ts'
 import { DEFAULT_TENANT } from '../src/http/tenant.ts'
 import { insertPlugin } from '../src/plugins/plugin.repository.ts'
 import { createProduct } from '../src/products/product.repository.ts'
@@ -113,7 +114,7 @@ export async function bulkDeliveries(db: Database, pluginId: string, count: numb
       -- a backlog written around the write path must still put its plugin in the ready set (db/0008)
       insert into plugin_ready (plugin_id, due_at)
       select ${pluginId}::uuid, now() where ${status} = 'pending'
-      on conflict (plugin_id) do update set due_at = least(plugin_ready.due_at, excluded.due_at), version = plugin_ready.version + 1
+      ${readyOnConflict}
     `.execute(db)
   }
 }
@@ -172,7 +173,7 @@ export async function seedBurst(db: Database, count: number, chunk = 50_000): Pr
       )
       insert into plugin_ready (plugin_id, due_at)
       select distinct plugin_id, now() from fanout where next_attempt_at <> 'infinity' order by plugin_id
-      on conflict (plugin_id) do update set due_at = least(plugin_ready.due_at, excluded.due_at), version = plugin_ready.version + 1
+      ${readyOnConflict}
     `.execute(db)
   }
 }

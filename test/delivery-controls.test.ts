@@ -32,8 +32,8 @@ t.test('fencing: a relay whose lease expired cannot record over the newer claim'
   t.same(await claimDeliveries(database.pool, 10, randomUUID(), 60_000), [], 'a claimed delivery is not claimed twice')
   // the first relay stalls past its lease (back-dated, as pg-boss's fencing tests do)
   await sql`update deliveries set next_attempt_at = now() - interval '1 second'`.execute(database.db)
-  // and so has the ready set's due_at, which the empty claim above set to the end of that lease
-  await sql`update plugin_ready set due_at = now() - interval '1 second'`.execute(database.db)
+  // and so have the ready set's due_at and floor, which the empty claim above set to the end of that lease
+  await sql`update plugin_ready set due_at = now() - interval '1 second', pending_floor = '-infinity'`.execute(database.db)
   const fresh = randomUUID()
   const [second] = await claimDeliveries(database.pool, 10, fresh, 60_000)
   t.equal(second?.id, first!.id, 'another relay claims it again')

@@ -36,7 +36,7 @@ t.test('a relay that claims again a delivery it still has in flight keeps both a
 
   // the lease runs out while the receiver holds the request: back-dated, as the claim sees it
   await sql`update deliveries set next_attempt_at = now() where lease_id is not null`.execute(app.database.db)
-  await sql`update plugin_ready set due_at = now()`.execute(app.database.db)
+  await sql`update plugin_ready set due_at = now(), pending_floor = '-infinity'`.execute(app.database.db)
   relay.wake()
   await waitFor(() => held.length === 2, { message: 'the same relay to claim it again' })
   t.equal(relay.inFlightCount, 2, 'both attempts are in flight')

@@ -65,7 +65,7 @@ export const CLAIM_VISITS_MIN = 32
  */
 export const claimSql = `
   with visit as (
-    select r.plugin_id, r.version, p.status = 'active' as active, p.ordered, p.slug, p.webhook_url, p.retry_policy
+    select r.plugin_id, r.version, r.pending_floor, r.pending_floor_id, p.status = 'active' as active, p.ordered, p.slug, p.webhook_url, p.retry_policy
       from plugin_ready r
      -- each plugin by primary key (lateral: never a join that could scan plugins)
      cross join lateral (select p.status, p.ordered, p.slug, p.webhook_url, p.retry_policy, p.tenant_id
@@ -83,7 +83,7 @@ export const claimSql = `
     -- rows alone, and the range (plugin, now) .. (plugin, infinity) the live leases.
     -- An ordered index scan under a limit, which marks the entries of rows no longer
     -- leased dead as it passes them, where a bitmap scan would read them again every time
-    select v.plugin_id, v.ordered,
+    select v.plugin_id, v.ordered, v.pending_floor, v.pending_floor_id,
            (case when v.ordered then 1 else $5::integer end)
              - (select count(*)::integer
                   from (select 1
@@ -112,7 +112,8 @@ export const claimSql = `
                   from (select d.id, d.next_attempt_at
                           from deliveries d
                          where not q.ordered and d.status = 'pending'
-                           and (d.plugin_id, d.next_attempt_at) >= (q.plugin_id, '-infinity'::timestamptz)
+                           -- from the floor: not over the dead entries of what was claimed before
+                           and (d.plugin_id, d.next_attempt_at, d.id) >= (q.plugin_id, q.pending_floor, q.pending_floor_id)
                            and (d.plugin_id, d.next_attempt_at) <= (q.plugin_id, now())
                          order by d.plugin_id, d.next_attempt_at, d.id
                          limit least(greatest(q.free, 0), $1)
@@ -160,6 +161,9 @@ export const claimSql = `
   -- null: nothing undelivered, or not active: it leaves the ready set.
   outlook as (
     select v.plugin_id, v.version,
+           -- the smallest pending key this snapshot shows (the rows claimed just now
+           -- included, at their old keys): the new floor
+           coalesce(np.next_attempt_at, 'infinity') as pending_floor, coalesce(np.id, 0) as pending_floor_id,
            case
              when not v.active then null
              -- an ordered plugin waits for its head alone: while the head waits for a
@@ -168,10 +172,7 @@ export const claimSql = `
              -- the earliest undelivered row: due now (stay in the queue, at its back),
              -- a retry later, the end of a lease (a crashed relay's rows), or 'infinity'
              -- (parked) which leaves the set like nothing
-             else nullif(greatest(coalesce(least((select d.next_attempt_at from deliveries d
-                                                   where d.status = 'pending' and (d.plugin_id, d.next_attempt_at) >= (v.plugin_id, '-infinity'::timestamptz)
-                                                     and (d.plugin_id, d.next_attempt_at) <= (v.plugin_id, 'infinity'::timestamptz)
-                                                   order by d.plugin_id, d.next_attempt_at limit 1),
+             else nullif(greatest(coalesce(least(np.next_attempt_at,
                                                  (select d.next_attempt_at from deliveries d
                                                    where d.status = 'retry' and (d.plugin_id, d.next_attempt_at) >= (v.plugin_id, '-infinity'::timestamptz)
                                                      and (d.plugin_id, d.next_attempt_at) <= (v.plugin_id, 'infinity'::timestamptz)
@@ -180,6 +181,13 @@ export const claimSql = `
                                   now()), 'infinity')
            end as due_at
       from visit v
+      left join lateral (select d.next_attempt_at, d.id
+                           from deliveries d
+                          where d.status = 'pending'
+                            and (d.plugin_id, d.next_attempt_at, d.id) >= (v.plugin_id, v.pending_floor, v.pending_floor_id)
+                            and (d.plugin_id, d.next_attempt_at) <= (v.plugin_id, 'infinity'::timestamptz)
+                          order by d.plugin_id, d.next_attempt_at, d.id
+                          limit 1) np on true
       left join lateral (select d.id, d.lease_id, d.next_attempt_at
                            from deliveries d
                           where v.ordered and d.status in ('pending', 'retry')
@@ -196,17 +204,25 @@ export const claimSql = `
              order by r.due_at
              limit greatest($1::integer, ${CLAIM_VISITS_MIN}) + 1) r
   ),
-  -- only rows whose version is what this snapshot read, and that no one holds
+  -- only rows whose version is what this snapshot read, and that no one holds: those
+  -- whose due_at moves, and those whose floor rises (a busy plugin's, at every claim)
   settling as (
-    select r.plugin_id, o.due_at
+    select r.plugin_id, o.due_at, o.pending_floor, o.pending_floor_id,
+           (o.due_at is null or o.due_at > now() or (select yes from crowded)) as moves
       from plugin_ready r
       join outlook o on o.plugin_id = r.plugin_id and o.version = r.version
      where r.plugin_id = any (array(select v.plugin_id from visit v))
-       and (o.due_at is null or o.due_at > now() or (select yes from crowded))
+       and (o.due_at is null or o.due_at > now() or (select yes from crowded)
+            or (o.pending_floor, o.pending_floor_id) > (r.pending_floor, r.pending_floor_id))
        for update of r skip locked
   ),
   moved as (
-    update plugin_ready r set due_at = s.due_at
+    update plugin_ready r
+       set due_at = case when s.moves then s.due_at else r.due_at end,
+           -- only ever up (another claim may have raised it further meanwhile)
+           (pending_floor, pending_floor_id) = (select f.at, f.id
+                                                  from (values (r.pending_floor, r.pending_floor_id), (s.pending_floor, s.pending_floor_id)) f (at, id)
+                                                 order by f.at desc, f.id desc limit 1)
       from settling s
      where r.plugin_id = s.plugin_id and s.due_at is not null
   ),
