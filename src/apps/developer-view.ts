@@ -20,7 +20,7 @@ export interface InstallationHealth {
 /**
  * An app's installations for its developer, newest first, each with its delivery
  * health over the last day. The day's deliveries are found from a watermark (the
- * id of the first delivery settled in the last day, through deliveries_settled),
+ * id of the first delivery settled in the last day, through deliveries_settled_id),
  * so each installation's count reads its plugin's last day only
  * (deliveries_plugin), not its whole history.
  */
