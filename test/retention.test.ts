@@ -18,46 +18,34 @@ t.test('retention reads each old event once per run, however many old events are
   const paused = await insertPlugin(db, DEFAULT_TENANT, { slug: 'paused', name: 'Paused', webhook_url: 'http://127.0.0.1:1/x', events: ['product.created'] })
   const live = await insertPlugin(db, DEFAULT_TENANT, { slug: 'live', name: 'Live', webhook_url: 'http://127.0.0.1:1/x', events: ['product.created'] })
   await sql`update plugins set status = 'paused' where id = ${paused.id}`.execute(db)
+  const events = (count: number, daysOld: number) => sql`
+    insert into events (id, tenant_id, type, body, created_at)
+    select gen_random_uuid(), ${DEFAULT_TENANT}::uuid, 'product.created', '{}', now() - ${daysOld}::integer * interval '1 day'
+      from generate_series(1, ${count}::int)
+    returning id, created_at`
   const kept = 3000
   const bare = 4000
   const sent = 2500
   // the oldest: events whose deliveries are parked (paused plugin), to be kept, with them
   await sql`
-    with e as (
-      insert into events (id, tenant_id, type, body, created_at)
-      select gen_random_uuid(), ${DEFAULT_TENANT}::uuid, 'product.created', '{}', now() - interval '45 days'
-        from generate_series(1, ${kept}::int)
-      returning id, created_at
-    )
+    with e as (${events(kept, 45)})
     insert into deliveries (tenant_id, event_id, plugin_id, next_attempt_at, created_at)
     select ${DEFAULT_TENANT}::uuid, e.id, ${paused.id}::uuid, 'infinity', e.created_at from e
   `.execute(db)
   // then events no plugin subscribed to, and events whose one delivery was sent: all retention's
+  await events(bare, 40).execute(db)
   await sql`
-    insert into events (id, tenant_id, type, body, created_at)
-    select gen_random_uuid(), ${DEFAULT_TENANT}::uuid, 'product.created', '{}', now() - interval '40 days'
-      from generate_series(1, ${bare}::int)
-  `.execute(db)
-  await sql`
-    with e as (
-      insert into events (id, tenant_id, type, body, created_at)
-      select gen_random_uuid(), ${DEFAULT_TENANT}::uuid, 'product.created', '{}', now() - interval '35 days'
-        from generate_series(1, ${sent}::int)
-      returning id, created_at
-    )
+    with e as (${events(sent, 35)})
     insert into deliveries (tenant_id, event_id, plugin_id, status, attempts, next_attempt_at, created_at, sent_at)
     select ${DEFAULT_TENANT}::uuid, e.id, ${live.id}::uuid, 'sent', 1, e.created_at, e.created_at, e.created_at from e
   `.execute(db)
   // and recent ones, which stay
-  await sql`
-    insert into events (id, tenant_id, type, body)
-    select gen_random_uuid(), ${DEFAULT_TENANT}::uuid, 'product.created', '{}' from generate_series(1, 50)
-  `.execute(db)
+  await events(50, 0).execute(db)
 
   // one connection, so its statistics can be flushed before they are read
   const handle = createDatabase(database.url, 1)
   t.teardown(() => handle.destroy())
-  const eventsRead = async () => {
+  const indexReads = async () => {
     await sql`select pg_stat_force_next_flush()`.execute(handle.db)
     await sql`select 1`.execute(handle.db)
     const { rows } = await sql<{ index_read: number; seq_scans: number; settled_read: number }>`
@@ -68,9 +56,9 @@ t.test('retention reads each old event once per run, however many old events are
     return rows[0]!
   }
 
-  const before = await eventsRead()
+  const before = await indexReads()
   const first = await runMaintenance(handle.db, 30)
-  const after = await eventsRead()
+  const after = await indexReads()
   t.equal(first.deliveriesDeleted, sent, 'the sent deliveries are deleted')
   const old = kept + bare + sent
   const read = after.index_read - before.index_read

@@ -35,6 +35,11 @@ interface Cursor {
   afterId: string
 }
 
+/** The cursor past a batch's last row (`last_at` as text: a Date would lose PostgreSQL's microseconds), or null if it had none. */
+function cursorAfter(row: { last_at: string | null; last_id: string | null }): Cursor | null {
+  return row.last_at === null ? null : { afterAt: row.last_at, afterId: row.last_id! }
+}
+
 /**
  * Deletes, among the next RETENTION_BATCH events older than retention after the
  * cursor, those no delivery refers to; returns the cursor past them, or null at
@@ -68,13 +73,11 @@ async function deleteEventsWindow(db: Database, retentionDays: number, from: Cur
     )
     select (select count(*) from win)::integer as scanned,
            (select count(*) from gone)::integer as deleted,
-           -- text, not a Date: the cursor must keep PostgreSQL's microseconds
            (select created_at::text from last) as last_at,
            (select id from last) as last_id
   `.execute(trx))
   const row = rows[0]!
-  const next = row.scanned < RETENTION_BATCH || row.last_at === null ? null : { afterAt: row.last_at, afterId: row.last_id! }
-  return { deleted: row.deleted, next }
+  return { deleted: row.deleted, next: row.scanned < RETENTION_BATCH ? null : cursorAfter(row) }
 }
 
 /**
@@ -108,7 +111,7 @@ async function deleteDeliveriesBatch(db: Database, retentionDays: number, from: 
            (select id::text from last) as last_id
   `.execute(trx))
   const row = rows[0]!
-  return { deleted: row.deleted, next: row.last_at === null ? null : { afterAt: row.last_at, afterId: row.last_id! } }
+  return { deleted: row.deleted, next: cursorAfter(row) }
 }
 
 export interface MaintenanceResult {

@@ -205,24 +205,25 @@ export const claimSql = `
              limit greatest($1::integer, ${CLAIM_VISITS_MIN}) + 1) r
   ),
   -- only rows whose version is what this snapshot read, and that no one holds: those
-  -- whose due_at moves, and those whose floor rises (a busy plugin's, at every claim)
+  -- whose due_at moves, and those whose floor rises (a busy plugin's, at every claim).
+  -- Locked, r is the newest version (another claim may have raised the floor
+  -- meanwhile: claims add nothing to version), so the floor only ever goes up.
   settling as (
-    select r.plugin_id, o.due_at, o.pending_floor, o.pending_floor_id,
-           (o.due_at is null or o.due_at > now() or (select yes from crowded)) as moves
+    select r.plugin_id,
+           case when m.moves then o.due_at else r.due_at end as due_at,
+           case when m.rises then o.pending_floor else r.pending_floor end as pending_floor,
+           case when m.rises then o.pending_floor_id else r.pending_floor_id end as pending_floor_id
       from plugin_ready r
       join outlook o on o.plugin_id = r.plugin_id and o.version = r.version
+     cross join lateral (select o.due_at is null or o.due_at > now() or (select yes from crowded) as moves,
+                                (o.pending_floor, o.pending_floor_id) > (r.pending_floor, r.pending_floor_id) as rises) m
      where r.plugin_id = any (array(select v.plugin_id from visit v))
-       and (o.due_at is null or o.due_at > now() or (select yes from crowded)
-            or (o.pending_floor, o.pending_floor_id) > (r.pending_floor, r.pending_floor_id))
+       and (m.moves or m.rises)
        for update of r skip locked
   ),
   moved as (
     update plugin_ready r
-       set due_at = case when s.moves then s.due_at else r.due_at end,
-           -- only ever up (another claim may have raised it further meanwhile)
-           (pending_floor, pending_floor_id) = (select f.at, f.id
-                                                  from (values (r.pending_floor, r.pending_floor_id), (s.pending_floor, s.pending_floor_id)) f (at, id)
-                                                 order by f.at desc, f.id desc limit 1)
+       set due_at = s.due_at, pending_floor = s.pending_floor, pending_floor_id = s.pending_floor_id
       from settling s
      where r.plugin_id = s.plugin_id and s.due_at is not null
   ),
