@@ -80,3 +80,41 @@ t.test('retention reads each old event once per run, however many old events are
   `.execute(db)
   t.same(left.rows[0], { events: kept + 50, parked: kept, orphans: 0 }, 'the parked deliveries keep their events, and the recent events stay')
 })
+
+/**
+ * Retention is paced (RETENTION_DUTY): after each batch it rests several times what
+ * the batch took, so a delete of millions never takes the relays' CPU for long. With
+ * a duty of 1/1000 the rest after the first batch is a thousand times that batch; the
+ * test waits for that batch's rows to be gone, stops the run, and finds no second
+ * batch deleted. Checked on the rows, not on a clock.
+ */
+t.test('retention rests between its batches, and a relay stopping ends the run there', async (t) => {
+  const database = await testDatabase(t)
+  const db = database.db
+  const live = await insertPlugin(db, DEFAULT_TENANT, { slug: 'live', name: 'Live', webhook_url: 'http://127.0.0.1:1/x', events: ['product.created'] })
+  const sent = 3500
+  await sql`
+    with e as (
+      insert into events (id, tenant_id, type, body, created_at)
+      select gen_random_uuid(), ${DEFAULT_TENANT}::uuid, 'product.created', '{}', now() - interval '40 days'
+        from generate_series(1, ${sent}::int)
+      returning id, created_at
+    )
+    insert into deliveries (tenant_id, event_id, plugin_id, status, attempts, next_attempt_at, created_at, sent_at)
+    select ${DEFAULT_TENANT}::uuid, e.id, ${live.id}::uuid, 'sent', 1, e.created_at, e.created_at, e.created_at from e
+  `.execute(db)
+  const count = async () => (await sql<{ n: number }>`select count(*)::int as n from deliveries`.execute(db)).rows[0]!.n
+
+  await t.rejects(runMaintenance(db, 30, { duty: 0 }), RangeError, 'a duty of 0 is refused')
+  const stop = new AbortController()
+  const run = runMaintenance(db, 30, { duty: 0.001, signal: stop.signal })
+  while ((await count()) > sent - 1000) await new Promise((resolve) => setTimeout(resolve, 5))
+  stop.abort()
+  const result = await run
+  t.equal(result.deliveriesDeleted, 1000, 'one batch was deleted before the run rested')
+  t.equal(await count(), sent - 1000, 'and nothing after it: the stop ended the run during its rest')
+
+  const rest = await runMaintenance(db, 30, { duty: 1 })
+  t.equal(rest.deliveriesDeleted, sent - 1000, 'a run with a duty of 1 deletes the rest back to back')
+  t.equal(await count(), 0)
+})

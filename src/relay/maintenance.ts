@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { inTransaction } from '../db/transaction.ts'
@@ -12,6 +13,21 @@ const RETENTION_BATCH = 1000
  * worked off in bounded steps beside the deliveries, never in one long lock.
  */
 const RETENTION_RUN_MS = 20_000
+/**
+ * The share of a run's time retention spends in its statements: after a batch that
+ * took t ms it rests t × (1 − duty) / duty ms. Unpaced, on 2 cores, back-to-back
+ * batches deleted ~50,000 rows/s and took the relays' CPU (a drain beside them ran at
+ * 0.33–0.79 of its rate, docs/performance.md); at a fifth they still delete ~10,000
+ * rows/s, hundreds of times what a store settles in a day of flash sales.
+ */
+export const RETENTION_DUTY = 0.2
+
+export interface MaintenanceOptions {
+  /** the share of time retention's statements may take (RETENTION_DUTY); 1 runs them back to back */
+  duty?: number
+  /** ends a run between two batches (the relay stopping) */
+  signal?: AbortSignal
+}
 
 /**
  * Runs one retention statement with sorts priced out, in its own short transaction.
@@ -114,6 +130,14 @@ async function deleteDeliveriesBatch(db: Database, retentionDays: number, from: 
   return { deleted: row.deleted, next: cursorAfter(row) }
 }
 
+/** Waits `ms`, or until `signal` aborts. */
+async function rest(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (ms <= 0) return
+  await sleep(ms, undefined, { signal }).catch((error: Error) => {
+    if (error.name !== 'AbortError') throw error
+  })
+}
+
 export interface MaintenanceResult {
   unparked: number
   cancelled: number
@@ -129,10 +153,13 @@ export interface MaintenanceResult {
  * - deliveries fanned out to a plugin while it was being deleted are cancelled;
  * - retired plugins with nothing left to deliver become deleted;
  * - settled deliveries (sent, failed, cancelled) older than `retentionDays`, their
- *   attempts, and events no delivery refers to any more are deleted in small batches;
- *   never a delivery a relay holds (leased), whose outcome is still to be written.
+ *   attempts, and events no delivery refers to any more are deleted in small batches,
+ *   paced to RETENTION_DUTY of the run's time so the deliveries beside them keep their
+ *   pace; never a delivery a relay holds (leased), whose outcome is still to be written.
  */
-export async function runMaintenance(db: Database, retentionDays: number): Promise<MaintenanceResult> {
+export async function runMaintenance(db: Database, retentionDays: number, options: MaintenanceOptions = {}): Promise<MaintenanceResult> {
+  const { duty = RETENTION_DUTY, signal } = options
+  if (!(duty > 0 && duty <= 1)) throw new RangeError(`retention duty must be in (0, 1], got ${duty}`)
   const unparked = await unparkDeliveries(db)
   // the live stream hears of each (src/live/changes.ts)
   const cancelled = await sql<{ cancelled: number }>`
@@ -161,7 +188,8 @@ export async function runMaintenance(db: Database, retentionDays: number): Promi
   // and the deletes of deliveries go on after the last row they deleted
   let cursor: Cursor = { afterAt: '-infinity', afterId: '0' }
   const started = Date.now()
-  while (Date.now() - started < RETENTION_RUN_MS) {
+  while (Date.now() - started < RETENTION_RUN_MS && !signal?.aborted) {
+    const batchStarted = performance.now()
     const batch = await deleteDeliveriesBatch(db, retentionDays, cursor)
     const deliveries = batch.deleted
     if (batch.next) cursor = batch.next
@@ -172,6 +200,7 @@ export async function runMaintenance(db: Database, retentionDays: number): Promi
       sweep = window.next
     }
     if (deliveries < RETENTION_BATCH && !sweep) break
+    await rest((performance.now() - batchStarted) * ((1 - duty) / duty), signal)
   }
   return { unparked, cancelled: cancelled.rows[0]?.cancelled ?? 0, deliveriesDeleted, eventsDeleted }
 }

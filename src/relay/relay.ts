@@ -67,6 +67,8 @@ export class Relay {
   private wakeRequested = false
   private moreMayBeDue = false
   private maintenance: NodeJS.Timeout | undefined
+  /** ends a maintenance run between two retention batches when the relay stops */
+  private readonly maintenanceStop = new AbortController()
 
   constructor(
     private readonly handle: DatabaseHandle,
@@ -111,7 +113,7 @@ export class Relay {
   /** Housekeeping (src/relay/maintenance.ts); a failure is logged and tried again next time. */
   async maintain(): Promise<void> {
     try {
-      const result = await runMaintenance(this.handle.db, this.config.RETENTION_DAYS)
+      const result = await runMaintenance(this.handle.db, this.config.RETENTION_DAYS, { signal: this.maintenanceStop.signal })
       if (result.unparked || result.cancelled || result.deliveriesDeleted || result.eventsDeleted) {
         this.log.info(result, 'relay maintenance')
       }
@@ -212,6 +214,7 @@ export class Relay {
     }
     this.state = 'stopping'
     clearInterval(this.maintenance)
+    this.maintenanceStop.abort()
     this.wakeSleeper?.()
     await this.loopDone
     const pending = [...this.inFlight.values()]
