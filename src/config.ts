@@ -130,6 +130,12 @@ export const ConfigSchema = Type.Object({
     maximum: 3650,
     description: 'Settled deliveries (sent, failed, cancelled) and their attempts are deleted after this many days',
   }),
+  RETENTION_DUTY_PERCENT: Int({
+    default: 5,
+    minimum: 1,
+    maximum: 100,
+    description: "The share of time retention's deletes may take: after each batch of 1,000 it rests (100 − p) / p times what the batch took",
+  }),
   ANALYTICS: Type.Union([Type.Literal('on'), Type.Literal('off')], {
     default: 'on',
     description: '`on`: this process (API or bin/relay) also runs the analytics aggregator and alerts; any number may, one works at a time',

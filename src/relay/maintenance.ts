@@ -8,19 +8,21 @@ import { unparkDeliveries } from './sql/unpark.ts'
 /** Rows deleted per statement: small, so retention never holds long locks or bloats one transaction. */
 const RETENTION_BATCH = 1000
 /**
- * A run deletes for at most this long; the next run (a minute later) goes on. Each
- * batch is its own short transaction, so a backlog of millions of settled rows is
- * worked off in bounded steps beside the deliveries, never in one long lock.
+ * A run deletes for at most this long; the next run (a minute later, MAINTENANCE_INTERVAL_MS
+ * in relay.ts) goes on. Each batch is its own short transaction, so a backlog of millions
+ * of settled rows is worked off in bounded steps beside the deliveries, never in one
+ * long lock.
  */
-const RETENTION_RUN_MS = 20_000
+const RETENTION_RUN_MS = 50_000
 /**
- * The share of a run's time retention spends in its statements: after a batch that
- * took t ms it rests t × (1 − duty) / duty ms. Unpaced, on 2 cores, back-to-back
- * batches deleted ~50,000 rows/s and took the relays' CPU (a drain beside them ran at
- * 0.33–0.79 of its rate, docs/performance.md); at a fifth they still delete ~10,000
- * rows/s, hundreds of times what a store settles in a day of flash sales.
+ * The share of a run's time retention spends in its statements (RETENTION_DUTY_PERCENT):
+ * after a batch that took t ms it rests t × (1 − duty) / duty ms. Unpaced, on 2 cores,
+ * back-to-back batches deleted ~50,000 rows/s and took the relays' CPU (a drain beside
+ * them ran at 0.33–0.79 of its rate); at a fifth, 0.66–0.85 (docs/performance.md). At a
+ * twentieth they still delete a few thousand rows a second per relay, far more than a
+ * platform settles on average.
  */
-export const RETENTION_DUTY = 0.2
+export const RETENTION_DUTY = 0.05
 
 export interface MaintenanceOptions {
   /** the share of time retention's statements may take (RETENTION_DUTY); 1 runs them back to back */

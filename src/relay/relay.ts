@@ -23,6 +23,7 @@ export type RelayConfig = DispatchConfig &
     | 'RELAY_LEASE_MARGIN_MS'
     | 'PLUGIN_MAX_IN_FLIGHT'
     | 'RETENTION_DAYS'
+    | 'RETENTION_DUTY_PERCENT'
   >
 
 export type RelayState = 'idle' | 'running' | 'stopping' | 'stopped'
@@ -69,6 +70,7 @@ export class Relay {
   private maintenance: NodeJS.Timeout | undefined
   /** ends a maintenance run between two retention batches when the relay stops */
   private readonly maintenanceStop = new AbortController()
+  private maintaining = false
 
   constructor(
     private readonly handle: DatabaseHandle,
@@ -110,15 +112,25 @@ export class Relay {
     this.log.info({ relay: this.id, concurrency: this.config.RELAY_CONCURRENCY }, 'relay started')
   }
 
-  /** Housekeeping (src/relay/maintenance.ts); a failure is logged and tried again next time. */
+  /**
+   * Housekeeping (src/relay/maintenance.ts); a failure is logged and tried again next
+   * time. A run still going when the next is due (a slow database) is not doubled.
+   */
   async maintain(): Promise<void> {
+    if (this.maintaining) return
+    this.maintaining = true
     try {
-      const result = await runMaintenance(this.handle.db, this.config.RETENTION_DAYS, { signal: this.maintenanceStop.signal })
+      const result = await runMaintenance(this.handle.db, this.config.RETENTION_DAYS, {
+        duty: this.config.RETENTION_DUTY_PERCENT / 100,
+        signal: this.maintenanceStop.signal,
+      })
       if (result.unparked || result.cancelled || result.deliveriesDeleted || result.eventsDeleted) {
         this.log.info(result, 'relay maintenance')
       }
     } catch (error) {
       this.log.warn({ err: error }, 'relay maintenance failed')
+    } finally {
+      this.maintaining = false
     }
   }
 
