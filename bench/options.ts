@@ -34,6 +34,8 @@ export interface BenchOptions {
   burst: number[]
   /** `burst`: the size graphile-worker drains beside ours (one of --burst; the smallest if it is not one) */
   burstPeer: number
+  /** `burst`: a backlog held for a paused plugin, resumed into a relay already delivering (0: none) */
+  burstHeld: number
   /** `analytics`: deliveries (with attempts and rollups) of the small and the large store */
   analytics: [small: number, large: number]
   /** `fairness-at-scale`: the big store's backlog, the small stores, their writes per second and for how long */
@@ -80,6 +82,7 @@ const FULL = {
   // above 20,000 the burst is written set-based (bench/seed.ts seedBurst); 1,000,000 is drained once
   burst: [10_000, 20_000, 100_000, 1_000_000],
   burstPeer: 20_000,
+  burstHeld: 100_000,
   analytics: [10_000, 10_000_000] as [number, number],
   fairnessBacklog: 1_000_000,
   fairnessTenants: 1_000,
@@ -110,6 +113,7 @@ const QUICK: typeof FULL = {
   pluginsBacklog: 10,
   burst: [400],
   burstPeer: 400,
+  burstHeld: 400,
   analytics: [1_000, 20_000] as [number, number],
   fairnessBacklog: 1_000,
   fairnessTenants: 10,
@@ -150,6 +154,7 @@ export function benchOptions(argv: string[] = process.argv.slice(2), env: NodeJS
       'plugins-backlog': { type: 'string' },
       burst: { type: 'string' },
       'burst-peer': { type: 'string' },
+      'burst-held': { type: 'string' },
       analytics: { type: 'string' },
       'fairness-backlog': { type: 'string' },
       'fairness-tenants': { type: 'string' },
@@ -210,6 +215,7 @@ export function benchOptions(argv: string[] = process.argv.slice(2), env: NodeJS
     pluginsBacklog: num('plugins-backlog', base.pluginsBacklog),
     burst: list('burst', base.burst),
     burstPeer: num('burst-peer', base.burstPeer),
+    burstHeld: num('burst-held', base.burstHeld),
     analytics: [analytics[0]!, analytics[1]!],
     fairnessBacklog: num('fairness-backlog', base.fairnessBacklog),
     fairnessTenants: Math.max(1, num('fairness-tenants', base.fairnessTenants)),

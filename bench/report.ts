@@ -8,7 +8,7 @@ import type { LatencyResults, LatencyRun } from './scenarios/latency.ts'
 import type { MemoryResults } from './scenarios/memory.ts'
 import type { WriteResults } from './scenarios/write-cost.ts'
 import { platformRatios, platformRows, type FairnessResults, type RetentionResults, type WritersResults } from './scenarios/platform.ts'
-import type { BurstResults, PluginsResults } from './scenarios/scale.ts'
+import type { BurstResults, BurstRun, PluginsResults } from './scenarios/scale.ts'
 import { summarise, type Summary } from './stats.ts'
 
 export interface BenchResults {
@@ -108,6 +108,12 @@ export function buildRows(r: BenchResults): Row[] {
       row(name, 'first 10 %, deliveries/s', runs.map((x) => x.first10))
       row(name, 'last 10 %, deliveries/s', runs.map((x) => x.last10))
     }
+    if (r.burst.held?.length) {
+      const name = `Burst ${n(r.burst.heldSize)} held for a paused plugin, resumed into a running relay`
+      row(name, 'drain from the resume, deliveries/s', r.burst.held.map((x) => x.drain.rate))
+      row(name, 'first 10 %, deliveries/s', r.burst.held.map((x) => x.first10))
+      row(name, 'last 10 %, deliveries/s', r.burst.held.map((x) => x.last10))
+    }
     row(`Fresh burst ${n(r.burst.peerSize)}: graphile-worker ${r.machine.graphileWorker}`, 'jobs/s', r.burst.peer.map((x) => x.rate))
   }
   if (r.memory) {
@@ -186,6 +192,9 @@ export function buildRatios(r: BenchResults): Ratio[] {
   if (r.burst) {
     for (const [size, runs] of Object.entries(r.burst.runs)) {
       add(`burst ${n(Number(size))}: first 10 % / last 10 %`, runs.map((x) => x.first10 / x.last10), '≥ 0.8', (m) => m >= 0.8)
+    }
+    if (r.burst.held?.length) {
+      add(`burst ${n(r.burst.heldSize)} resumed into a running relay: first 10 % / last 10 %`, r.burst.held.map((x) => x.first10 / x.last10), '≥ 0.8', (m) => m >= 0.8)
     }
     add(`burst ${n(r.burst.peerSize)}: ours / graphile-worker, both never analyzed`, paired(r.burst.ours.map((x) => x.rate), r.burst.peer.map((x) => x.rate)), '≥ 1.5', (m) => m >= 1.5)
   }
@@ -267,14 +276,17 @@ export function markdown(r: BenchResults): string {
     }
   }
   if (r.burst) {
+    const timeline = (label: string, run: BurstRun) => {
+      const rates = run.timeline.map((count, i) => Math.round(((count - (run.timeline[i - 1] ?? 0)) * 1000) / run.timelineStepMs))
+      lines.push('')
+      lines.push(`${label} (deliveries/s, every ${run.timelineStepMs} ms): ${rates.join(' ')}`)
+    }
     for (const [size, runs] of Object.entries(r.burst.runs)) {
       const last = runs.at(-1)
-      if (!last) continue
-      const step = last.timelineStepMs
-      const rates = last.timeline.map((count, i) => Math.round(((count - (last.timeline[i - 1] ?? 0)) * 1000) / step))
-      lines.push('')
-      lines.push(`Fresh burst ${n(Number(size))}, drain timeline of the last run (deliveries/s, every ${step} ms): ${rates.join(' ')}`)
+      if (last) timeline(`Fresh burst ${n(Number(size))}, drain timeline of the last run`, last)
     }
+    const held = r.burst.held?.at(-1)
+    if (held) timeline(`Burst ${n(held.size)} resumed into a running relay, timeline of the last run from the resume`, held)
   }
   if (r.ratios?.length) {
     lines.push('')

@@ -196,13 +196,13 @@ export async function retentionScenario(ctx: BenchContext): Promise<RetentionRes
       const during = (url: string) => {
         // the relay's own maintenance, in a loop of its own beside the drain (a relay runs it every minute)
         const handle = createDatabase(url, 1)
-        let running = true
+        const stop = new AbortController()
         const loop = (async () => {
-          while (running) deleted += (await runMaintenance(handle.db, 30, { duty })).deliveriesDeleted
+          while (!stop.signal.aborted) deleted += (await runMaintenance(handle.db, 30, { duty, signal: stop.signal })).deliveriesDeleted
         })()
         return {
           async stop() {
-            running = false
+            stop.abort()
             await loop
             await handle.destroy()
           },

@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import { leaseMs, loadConfig } from '../../src/config.ts'
-import { createPool } from '../../src/db/database.ts'
+import { createDatabase, createPool } from '../../src/db/database.ts'
+import { updatePlugin } from '../../src/plugins/plugin.repository.ts'
+import { readyOnConflict } from '../../src/relay/sql/ready.ts'
 import { claimRolledBack } from '../claim-sample.ts'
 import { CLAIM_PLANNER_SETTINGS, claimSql } from '../../src/relay/sql/claim.ts'
 import { rotate, template, type BenchContext } from '../context.ts'
-import { addPeerJobs, addPlugin, seedBurst, seedProducts, vacuumAnalyze, withDatabase } from '../seed.ts'
+import { addPeerJobs, addPlugin, seedBurst, seedProducts, TENANT, vacuumAnalyze, withDatabase } from '../seed.ts'
 import { monoMs, percentiles, type Percentiles } from '../stats.ts'
 import { baseTemplate } from '../templates.ts'
 import { drainWithPeer, drainWithRelays, type DrainRun } from './drain.ts'
@@ -48,6 +50,9 @@ export interface BurstResults {
   /** our relay on that burst, in the same rounds as the peer */
   ours: DrainRun[]
   peerSize: number
+  /** a backlog held for a paused plugin, resumed into a relay already delivering (a receiver back after an outage) */
+  held: BurstRun[]
+  heldSize: number
 }
 
 /** N - 10 active plugins of N - 10 other tenants, subscribed to the same event, with nothing to do. */
@@ -229,8 +234,22 @@ function reachedAt(samples: { at: number; count: number }[], n: number, end: num
   return end
 }
 
+/**
+ * Deliveries/s over the first and the last tenth of `size` deliveries the sink
+ * received between t0 and t1, counting from `base` (what it had at t0), and the
+ * timeline every `stepMs` from t0.
+ */
+function tenths(samples: { at: number; count: number }[], t0: number, t1: number, base: number, size: number, stepMs: number) {
+  const inside = [{ at: t0, count: 0 }, ...samples.filter((s) => s.at > t0 && s.at <= t1).map((s) => ({ at: s.at, count: s.count - base })), { at: t1, count: size }]
+  const tenth = size / 10
+  const first10 = tenth / ((reachedAt(inside, tenth, t1) - t0) / 1000)
+  const last10 = tenth / ((t1 - reachedAt(inside, size - tenth, t1)) / 1000)
+  const timeline: number[] = []
+  for (let at = t0 + stepMs; at < t1 + stepMs; at += stepMs) timeline.push(Math.round(inside.filter((s) => s.at <= at).at(-1)!.count))
+  return { first10, last10, timeline, timelineStepMs: stepMs }
+}
+
 async function burstRun(ctx: BenchContext, size: number): Promise<BurstRun> {
-  const stepMs = size >= 100_000 ? 1000 : 250
   const sampler = sampleSink(ctx, 50)
   let drain: DrainRun
   try {
@@ -239,13 +258,81 @@ async function burstRun(ctx: BenchContext, size: number): Promise<BurstRun> {
     await sampler.stop()
   }
   const [t0, t1] = drain.window
-  const samples = [{ at: t0, count: 0 }, ...sampler.samples.filter((s) => s.at > t0 && s.at <= t1), { at: t1, count: size }]
-  const tenth = size / 10
-  const first10 = tenth / ((reachedAt(samples, tenth, t1) - t0) / 1000)
-  const last10 = tenth / ((t1 - reachedAt(samples, size - tenth, t1)) / 1000)
-  const timeline: number[] = []
-  for (let at = t0 + stepMs; at < t1 + stepMs; at += stepMs) timeline.push(Math.round(samples.filter((s) => s.at <= at).at(-1)!.count))
-  return { size, drain, first10, last10, timeline, timelineStepMs: stepMs }
+  return { size, drain, ...tenths(sampler.samples, t0, t1, 0, size, size >= 100_000 ? 1000 : 250) }
+}
+
+/** Deliveries the relay makes to another plugin before the held burst is resumed: its first seconds. */
+const warmUp = (ctx: BenchContext) => (ctx.options.quick ? 200 : 10_000)
+
+/**
+ * A receiver back after an outage: `size` deliveries parked for a paused plugin
+ * (fanned out as seedBurst does, never analyzed), and warmUp() deliveries of the
+ * same events due to a second plugin, which the relay delivers first.
+ */
+const heldBurstTemplate = (ctx: BenchContext, size: number) =>
+  template(ctx, `burst-held-${size}`, async () => {
+    const name = await ctx.pg.create(`bheld${size}`, await baseTemplate(ctx))
+    const url = ctx.pg.url(name)
+    await noAutovacuum(url, OUR_TABLES)
+    await withDatabase(url, async (db) => {
+      const held = await addPlugin(db, ctx.cipher, 'held', ctx.sink.url)
+      await sql`update plugins set status = 'paused' where id = ${held}`.execute(db)
+    })
+    await seedProducts(url, 100)
+    await withDatabase(url, async (db) => {
+      await seedBurst(db, size - 100)
+      const warm = await addPlugin(db, ctx.cipher, 'warm', ctx.sink.url)
+      await sql`
+        with warm as (
+          insert into deliveries (tenant_id, event_id, plugin_id, next_attempt_at)
+          select tenant_id, event_id, ${warm}::uuid, now()
+            from deliveries
+           order by id
+           limit ${warmUp(ctx)}
+          returning plugin_id
+        )
+        insert into plugin_ready (plugin_id, due_at)
+        select distinct plugin_id, now() from warm
+        ${readyOnConflict}
+      `.execute(db)
+    })
+    return name
+  })
+
+/**
+ * The held burst: one relay delivers the warm-up, then the paused plugin is resumed
+ * (updatePlugin, as `PATCH /api/plugins/:slug` does: its parked deliveries become due
+ * in the resume's transaction). The clock of the burst starts when the resume commits.
+ */
+async function heldBurstRun(ctx: BenchContext, size: number): Promise<BurstRun> {
+  const sampler = sampleSink(ctx, 50)
+  const warm = warmUp(ctx)
+  let resumed = 0
+  let drain: DrainRun
+  try {
+    drain = await drainWithRelays(ctx, await heldBurstTemplate(ctx, size), 1, {
+      count: size + warm,
+      during: (url) => {
+        const handle = createDatabase(url, 1)
+        const resume = (async () => {
+          await ctx.sink.waitForCount(warm, 120_000)
+          await updatePlugin(handle.db, TENANT, 'held', { status: 'active' })
+          resumed = monoMs()
+        })()
+        return {
+          async stop() {
+            await resume
+            await handle.destroy()
+          },
+        }
+      },
+    })
+  } finally {
+    await sampler.stop()
+  }
+  // the warm-up was all delivered before the resume, and none of the held burst can be before it commits
+  const t1 = drain.window[1]
+  return { size, drain: { ...drain, rate: (size / (t1 - resumed)) * 1000, window: [resumed, t1] }, ...tenths(sampler.samples, resumed, t1, warm, size, size >= 100_000 ? 1000 : 250) }
 }
 
 /** Bursts of this size and more are drained in the first round only: each takes minutes. */
@@ -259,8 +346,9 @@ const ONCE_BURST = 1_000_000
 export async function burstScenario(ctx: BenchContext): Promise<BurstResults> {
   const sizes = ctx.options.burst
   const peerSize = sizes.includes(ctx.options.burstPeer) ? ctx.options.burstPeer : Math.min(...sizes)
-  const results: BurstResults = { runs: {}, peer: [], ours: [], peerSize }
+  const results: BurstResults = { runs: {}, peer: [], ours: [], peerSize, held: [], heldSize: ctx.options.burstHeld }
   for (const size of sizes) await burstTemplate(ctx, size)
+  if (ctx.options.burstHeld > 0) await heldBurstTemplate(ctx, ctx.options.burstHeld)
   await burstPeerTemplate(ctx, peerSize)
   for (let round = 0; round < ctx.options.runs; round++) {
     for (const size of rotate(sizes, round)) {
@@ -269,6 +357,11 @@ export async function burstScenario(ctx: BenchContext): Promise<BurstResults> {
       ;(results.runs[size] ??= []).push(run)
       if (size === peerSize) results.ours.push(run.drain)
       ctx.log(`burst round ${round + 1}: ${size}: ${run.drain.rate.toFixed(0)}/s, first 10 % ${run.first10.toFixed(0)}/s, last 10 % ${run.last10.toFixed(0)}/s`)
+    }
+    if (ctx.options.burstHeld > 0) {
+      const held = await heldBurstRun(ctx, ctx.options.burstHeld)
+      results.held.push(held)
+      ctx.log(`burst round ${round + 1}: ${ctx.options.burstHeld} held, resumed into a running relay: ${held.drain.rate.toFixed(0)}/s, first 10 % ${held.first10.toFixed(0)}/s, last 10 % ${held.last10.toFixed(0)}/s`)
     }
     const peer = await drainWithPeer(ctx, await burstPeerTemplate(ctx, peerSize), peerSize)
     results.peer.push(peer)
