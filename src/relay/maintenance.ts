@@ -18,9 +18,9 @@ const RETENTION_RUN_MS = 50_000
  * The share of a run's time retention spends in its statements (RETENTION_DUTY_PERCENT):
  * after a batch that took t ms it rests t × (1 − duty) / duty ms. Unpaced, on 2 cores,
  * back-to-back batches deleted ~50,000 rows/s and took the relays' CPU (a drain beside
- * them ran at 0.33–0.79 of its rate); at a fifth, 0.66–0.85 (docs/performance.md). At a
- * twentieth they still delete a few thousand rows a second per relay, far more than a
- * platform settles on average.
+ * them ran at 0.33–0.79 of its rate); at a fifth, 0.66–0.85; at a twentieth 0.86–1.14,
+ * still deleting 1,500–3,900 rows a second per relay (docs/performance.md): far more
+ * than a platform settles on average.
  */
 export const RETENTION_DUTY = 0.05
 
