@@ -6,6 +6,19 @@ import { insertPlugin } from '../src/plugins/plugin.repository.ts'
 import { runMaintenance } from '../src/relay/maintenance.ts'
 import { testDatabase } from './helpers/db.ts'
 
+/** `count` events of `daysOld` days ago (the statement, to run or to use as a CTE). */
+const events = (count: number, daysOld: number) => sql`
+  insert into events (id, tenant_id, type, body, created_at)
+  select gen_random_uuid(), ${DEFAULT_TENANT}::uuid, 'product.created', '{}', now() - ${daysOld}::integer * interval '1 day'
+    from generate_series(1, ${count}::int)
+  returning id, created_at`
+
+/** `count` events of `daysOld` days ago, each with one delivery sent to `pluginId`: all retention's. */
+const sentDeliveries = (count: number, daysOld: number, pluginId: string) => sql`
+  with e as (${events(count, daysOld)})
+  insert into deliveries (tenant_id, event_id, plugin_id, status, attempts, next_attempt_at, created_at, sent_at)
+  select ${DEFAULT_TENANT}::uuid, e.id, ${pluginId}::uuid, 'sent', 1, e.created_at, e.created_at, e.created_at from e`
+
 /**
  * Retention's cost follows what it deletes, not what it must keep (issue 13). Old
  * events still referred to by a delivery (a paused plugin's parked ones) sit at the
@@ -18,11 +31,6 @@ t.test('retention reads each old event once per run, however many old events are
   const paused = await insertPlugin(db, DEFAULT_TENANT, { slug: 'paused', name: 'Paused', webhook_url: 'http://127.0.0.1:1/x', events: ['product.created'] })
   const live = await insertPlugin(db, DEFAULT_TENANT, { slug: 'live', name: 'Live', webhook_url: 'http://127.0.0.1:1/x', events: ['product.created'] })
   await sql`update plugins set status = 'paused' where id = ${paused.id}`.execute(db)
-  const events = (count: number, daysOld: number) => sql`
-    insert into events (id, tenant_id, type, body, created_at)
-    select gen_random_uuid(), ${DEFAULT_TENANT}::uuid, 'product.created', '{}', now() - ${daysOld}::integer * interval '1 day'
-      from generate_series(1, ${count}::int)
-    returning id, created_at`
   const kept = 3000
   const bare = 4000
   const sent = 2500
@@ -34,11 +42,7 @@ t.test('retention reads each old event once per run, however many old events are
   `.execute(db)
   // then events no plugin subscribed to, and events whose one delivery was sent: all retention's
   await events(bare, 40).execute(db)
-  await sql`
-    with e as (${events(sent, 35)})
-    insert into deliveries (tenant_id, event_id, plugin_id, status, attempts, next_attempt_at, created_at, sent_at)
-    select ${DEFAULT_TENANT}::uuid, e.id, ${live.id}::uuid, 'sent', 1, e.created_at, e.created_at, e.created_at from e
-  `.execute(db)
+  await sentDeliveries(sent, 35, live.id).execute(db)
   // and recent ones, which stay
   await events(50, 0).execute(db)
 
@@ -93,16 +97,7 @@ t.test('retention rests between its batches, and a relay stopping ends the run t
   const db = database.db
   const live = await insertPlugin(db, DEFAULT_TENANT, { slug: 'live', name: 'Live', webhook_url: 'http://127.0.0.1:1/x', events: ['product.created'] })
   const sent = 3500
-  await sql`
-    with e as (
-      insert into events (id, tenant_id, type, body, created_at)
-      select gen_random_uuid(), ${DEFAULT_TENANT}::uuid, 'product.created', '{}', now() - interval '40 days'
-        from generate_series(1, ${sent}::int)
-      returning id, created_at
-    )
-    insert into deliveries (tenant_id, event_id, plugin_id, status, attempts, next_attempt_at, created_at, sent_at)
-    select ${DEFAULT_TENANT}::uuid, e.id, ${live.id}::uuid, 'sent', 1, e.created_at, e.created_at, e.created_at from e
-  `.execute(db)
+  await sentDeliveries(sent, 40, live.id).execute(db)
   const count = async () => (await sql<{ n: number }>`select count(*)::int as n from deliveries`.execute(db)).rows[0]!.n
 
   await t.rejects(runMaintenance(db, 30, { duty: 0 }), RangeError, 'a duty of 0 is refused')
