@@ -2,7 +2,7 @@ import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import { DEFAULT_TENANT } from '../src/http/tenant.ts'
-import { insertPlugin } from '../src/plugins/plugin.repository.ts'
+import { insertPlugin, updatePlugin } from '../src/plugins/plugin.repository.ts'
 import { createProduct } from '../src/products/product.repository.ts'
 import { runMaintenance } from '../src/relay/maintenance.ts'
 import { claimDeliveries, claimSql, CLAIM_PLANNER_SETTINGS } from '../src/relay/sql/claim.ts'
@@ -332,4 +332,59 @@ t.test('fresh deliveries are not queued behind a mountain of due retries', async
   const order = receiver.received.map((r) => r.json.data.name as string)
   const lastFresh = Math.max(...order.map((name, i) => (name.startsWith('fresh') ? i : -1)))
   t.ok(lastFresh < 12, `the fresh ones went out among the first 12 of 44 (the last at position ${lastFresh + 1})`)
+})
+
+/**
+ * A resume (or enable) holds its plugin row and then unparks the plugin's deliveries;
+ * a delete of the same plugin locks those deliveries (cancelling them) before the
+ * plugin row, the order the relay's outcome statement takes. Waiting for each other
+ * they deadlocked, and one answered 500 (found by test/contract.fuzz.test.ts, seed
+ * 1112639564). Played here in that order, step by step: the delete's first half
+ * holds the deliveries, the resume runs, the delete finishes. Both must succeed.
+ */
+t.test('a resume racing a delete of the same plugin: no deadlock, and the delete wins cleanly', async (t) => {
+  const database = await testDatabase(t)
+  const db = database.db
+  const plugin = await insertPlugin(db, DEFAULT_TENANT, { slug: 'racy', name: 'Racy', webhook_url: 'http://127.0.0.1:1/x', events: ['product.created'] })
+  await sql`update plugins set status = 'paused' where id = ${plugin.id}`.execute(db)
+  for (let i = 0; i < 3; i++) await createProduct(db, DEFAULT_TENANT, { name: `parked ${i}` })
+
+  const deleter = await database.pool.connect()
+  t.teardown(() => deleter.release())
+  // the delete's first statement (cancelUndelivered): the deliveries, locked until it commits
+  await deleter.query('begin')
+  const cancelled = await deleter.query(
+    `update deliveries set status = 'cancelled', lease_id = null, updated_at = now() where plugin_id = $1 and status in ('pending', 'retry')`,
+    [plugin.id],
+  )
+  t.equal(cancelled.rowCount, 3, 'the delete holds the three parked deliveries')
+
+  let settled = false
+  const resume = updatePlugin(db, DEFAULT_TENANT, 'racy', { status: 'active' }).finally(() => {
+    settled = true
+  })
+  // the resume either finished, or waits on a lock the delete holds (the old order)
+  await waitFor(
+    async () =>
+      settled ||
+      (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(db)).rows[0]!.n > 0,
+    { message: 'the resume to finish or to wait' },
+  )
+  // the delete's second statement: the plugin row, which the resume held
+  const deleted = await deleter.query(`update plugins set status = 'deleted', updated_at = now() where id = $1 returning id`, [plugin.id]).then(
+    (r) => r.rowCount,
+    (error: Error) => error,
+  )
+  await deleter.query(deleted === 1 ? 'commit' : 'rollback')
+  const resumed = await resume.then(
+    (p) => p.status,
+    (error: Error) => error,
+  )
+  t.equal(resumed, 'active', 'the resume succeeded')
+  t.equal(deleted, 1, 'and so did the delete, after it')
+  const { rows } = await sql<{ status: string; n: number }>`
+    select status::text, count(*)::int as n from deliveries where plugin_id = ${plugin.id} group by status
+  `.execute(db)
+  t.same(rows, [{ status: 'cancelled', n: 3 }], 'its deliveries all cancelled, none left parked or due')
+  t.equal((await sql<{ status: string }>`select status from plugins where id = ${plugin.id}`.execute(db)).rows[0]!.status, 'deleted')
 })
