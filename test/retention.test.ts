@@ -5,6 +5,7 @@ import { DEFAULT_TENANT } from '../src/http/tenant.ts'
 import { insertPlugin } from '../src/plugins/plugin.repository.ts'
 import { runMaintenance } from '../src/relay/maintenance.ts'
 import { testDatabase } from './helpers/db.ts'
+import { waitFor } from './helpers/wait.ts'
 
 /** `count` events of `daysOld` days ago (the statement, to run or to use as a CTE). */
 const events = (count: number, daysOld: number) => sql`
@@ -86,7 +87,7 @@ t.test('retention reads each old event once per run, however many old events are
 })
 
 /**
- * Retention is paced (RETENTION_DUTY): after each batch it rests several times what
+ * Retention is paced (its duty, RETENTION_DUTY_PERCENT in a relay): after each batch it rests several times what
  * the batch took, so a delete of millions never takes the relays' CPU for long. With
  * a duty of 1/1000 the rest after the first batch is a thousand times that batch; the
  * test waits for that batch's rows to be gone, stops the run, and finds no second
@@ -103,7 +104,7 @@ t.test('retention rests between its batches, and a relay stopping ends the run t
   await t.rejects(runMaintenance(db, 30, { duty: 0 }), RangeError, 'a duty of 0 is refused')
   const stop = new AbortController()
   const run = runMaintenance(db, 30, { duty: 0.001, signal: stop.signal })
-  while ((await count()) > sent - 1000) await new Promise((resolve) => setTimeout(resolve, 5))
+  await waitFor(async () => (await count()) <= sent - 1000, { intervalMs: 5, message: "the first batch's rows to be gone" })
   stop.abort()
   const result = await run
   t.equal(result.deliveriesDeleted, 1000, 'one batch was deleted before the run rested')

@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { insertPlugin } from '../../src/plugins/plugin.repository.ts'
 import { createProduct } from '../../src/products/product.repository.ts'
-import { RETENTION_DUTY, runMaintenance } from '../../src/relay/maintenance.ts'
+import { loadConfig } from '../../src/config.ts'
+import { runMaintenance } from '../../src/relay/maintenance.ts'
 import { ensureSecret } from '../../src/secrets/secret.repository.ts'
 import { createDatabase } from '../../src/db/database.ts'
 import { rotate, template, type BenchContext } from '../context.ts'
@@ -185,9 +186,8 @@ const retentionTemplate = (ctx: BenchContext) =>
 
 /** `retention`: the drain with a long settled history, with and without retention deleting it meanwhile. */
 export async function retentionScenario(ctx: BenchContext): Promise<RetentionResults> {
-  // the relays' pace (RETENTION_DUTY_PERCENT), or the one --relay-env sets
-  const percent = ctx.options.relayEnv.RETENTION_DUTY_PERCENT
-  const duty = percent === undefined ? RETENTION_DUTY : Number(percent) / 100
+  // the relays' pace: RETENTION_DUTY_PERCENT as a relay reads it, --relay-env's if it sets one
+  const duty = loadConfig(ctx.options.relayEnv).RETENTION_DUTY_PERCENT / 100
   const name = await retentionTemplate(ctx)
   const results: RetentionResults = { history: ctx.options.retentionHistory, drain: ctx.options.drain, without: [], with: [], deleted: [] }
   for (let round = 0; round < ctx.options.runs; round++) {

@@ -14,18 +14,16 @@ const RETENTION_BATCH = 1000
  * long lock.
  */
 const RETENTION_RUN_MS = 50_000
-/**
- * The share of a run's time retention spends in its statements (RETENTION_DUTY_PERCENT):
- * after a batch that took t ms it rests t × (1 − duty) / duty ms. Unpaced, on 2 cores,
- * back-to-back batches deleted ~50,000 rows/s and took the relays' CPU (a drain beside
- * them ran at 0.33–0.79 of its rate); at a fifth, 0.66–0.85; at a twentieth 0.86–1.14,
- * still deleting 1,500–3,900 rows a second per relay (docs/performance.md): far more
- * than a platform settles on average.
- */
-export const RETENTION_DUTY = 0.05
-
 export interface MaintenanceOptions {
-  /** the share of time retention's statements may take (RETENTION_DUTY); 1 runs them back to back */
+  /**
+   * The share of a run's time retention's statements may take: after a batch that
+   * took t ms it rests t × (1 − duty) / duty ms. 1 (the default) runs them back to
+   * back; the relay passes RETENTION_DUTY_PERCENT (5 by default, src/config.ts).
+   * Unpaced, on 2 cores, back-to-back batches deleted ~50,000 rows/s and took the
+   * relays' CPU (a drain beside them ran at 0.33–0.79 of its rate); at a fifth,
+   * 0.66–0.85; at a twentieth 0.86–1.14, still deleting 1,500–3,900 rows a second per
+   * relay (docs/performance.md): far more than a platform settles on average.
+   */
   duty?: number
   /** ends a run between two batches (the relay stopping) */
   signal?: AbortSignal
@@ -156,11 +154,11 @@ export interface MaintenanceResult {
  * - retired plugins with nothing left to deliver become deleted;
  * - settled deliveries (sent, failed, cancelled) older than `retentionDays`, their
  *   attempts, and events no delivery refers to any more are deleted in small batches,
- *   paced to RETENTION_DUTY of the run's time so the deliveries beside them keep their
- *   pace; never a delivery a relay holds (leased), whose outcome is still to be written.
+ *   paced to `options.duty` of the run's time so the deliveries beside them keep
+ *   their pace; never a delivery a relay holds (leased), whose outcome is still to be written.
  */
 export async function runMaintenance(db: Database, retentionDays: number, options: MaintenanceOptions = {}): Promise<MaintenanceResult> {
-  const { duty = RETENTION_DUTY, signal } = options
+  const { duty = 1, signal } = options
   if (!(duty > 0 && duty <= 1)) throw new RangeError(`retention duty must be in (0, 1], got ${duty}`)
   const unparked = await unparkDeliveries(db)
   // the live stream hears of each (src/live/changes.ts)
