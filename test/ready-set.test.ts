@@ -6,9 +6,9 @@ import { redeliver } from '../src/deliveries/delivery.retry.ts'
 import { DEFAULT_TENANT } from '../src/http/tenant.ts'
 import { insertPlugin, recoverDeliveries, updatePlugin } from '../src/plugins/plugin.repository.ts'
 import { createProduct, updateProduct } from '../src/products/product.repository.ts'
-import { claimDeliveries, claimSql, CLAIM_PLANNER_SETTINGS, CLAIM_VISITS_MIN } from '../src/relay/sql/claim.ts'
+import { claimDeliveries, claimSql, claimValues, CLAIM_PLANNER_SETTINGS, CLAIM_VISITS_MIN, visitReady, visitSql } from '../src/relay/sql/claim.ts'
 import { recordOutcomes, type RecordedOutcome } from '../src/relay/sql/record-outcomes.ts'
-import { READY_ON_CONFLICT } from '../src/relay/sql/ready.ts'
+import { markReadySql, READY_ON_CONFLICT } from '../src/relay/sql/ready.ts'
 import { releaseDeliveries } from '../src/relay/sql/release.ts'
 import { testDatabase, type TestDatabase } from './helpers/db.ts'
 import { waitFor } from './helpers/wait.ts'
@@ -74,11 +74,43 @@ function rowsRead(plan: PlanNode, read: Record<string, number> = {}, nodes: stri
   return { read, nodes, visited: visited.n, pages }
 }
 
-/** EXPLAIN (ANALYZE) of the claim as a prepared statement: it runs, and claims, for real. */
+const uuids = (ids: string[]) => `'{${ids.join(',')}}'::uuid[]`
+
+/** EXPLAIN (ANALYZE) of one prepared statement, its plan's reads. */
+async function explain(client: pg.PoolClient, execute: string) {
+  const { rows } = await client.query(`explain (analyze, buffers, format json) ${execute}`)
+  return rowsRead(rows[0]['QUERY PLAN'][0].Plan as PlanNode)
+}
+
+/**
+ * EXPLAIN (ANALYZE) of a claim as claimDeliveries makes it, both statements, in one
+ * transaction that commits: it claims, and settles the ready set, for real. The
+ * visit is explained, then run again for its rows (the rows it locked are this
+ * transaction's: they come back held).
+ */
 async function explainClaim(client: pg.PoolClient, leaseId: string, limit = 50) {
-  const { rows } = await client.query(`explain (analyze, buffers, format json) execute claim (${limit}, '${leaseId}', 60000, null, ${CAP})`)
-  const plan = rows[0]['QUERY PLAN'][0].Plan as PlanNode
-  return rowsRead(plan)
+  await client.query('begin')
+  try {
+    const visiting = await explain(client, `execute visit (${limit}, null)`)
+    const { rows } = await client.query<{ plugin_id: string; held: boolean; crowded: boolean }>(`execute visit (${limit}, null)`)
+    const read = { ...visiting.read }
+    const nodes = [...visiting.nodes]
+    let visited = 0
+    let pages: Record<string, number> = {}
+    if (rows.length > 0) {
+      const held = rows.filter((r) => r.held).map((r) => r.plugin_id)
+      const claiming = await explain(client, `execute claim (${limit}, '${leaseId}', 60000, ${CAP}, ${uuids(rows.map((r) => r.plugin_id))}, ${uuids(held)}, ${rows[0]!.crowded})`)
+      for (const [table, n] of Object.entries(claiming.read)) read[table] = (read[table] ?? 0) + n
+      nodes.push(...claiming.nodes)
+      visited = claiming.visited
+      pages = claiming.pages
+    }
+    await client.query('commit')
+    return { read, nodes, visited, pages }
+  } catch (error) {
+    await client.query('rollback')
+    throw error
+  }
 }
 
 async function prepareClaim(t: Test, database: TestDatabase, mode: 'auto' | 'force_generic_plan' | 'force_custom_plan') {
@@ -87,7 +119,8 @@ async function prepareClaim(t: Test, database: TestDatabase, mode: 'auto' | 'for
   await client.query(`set plan_cache_mode = ${mode}`)
   // what claimDeliveries plans the claim under (set local, in its transaction)
   for (const setting of CLAIM_PLANNER_SETTINGS) await client.query(`set ${setting}`)
-  await client.query(`prepare claim (integer, uuid, integer, uuid, integer) as ${claimSql}`)
+  await client.query(`prepare visit (integer, uuid) as ${visitSql}`)
+  await client.query(`prepare claim (integer, uuid, integer, integer, uuid[], uuid[], boolean) as ${claimSql}`)
   return client
 }
 
@@ -123,7 +156,7 @@ t.test('a fresh burst, never analyzed: every claim reads the rows it claims and 
     const leaseId = randomUUID()
     // the generic plan (what a relay runs after its first few claims) and the custom one, in turn
     const { read, nodes, visited } = await explainClaim(claims % 2 ? custom : generic, leaseId)
-    for (const node of nodes) if (node.startsWith('Seq Scan') && !node.includes('plugin_secrets')) seqScans.add(node.replace(/: \d+$/, ''))
+    for (const node of nodes) if (node.startsWith('Seq Scan')) seqScans.add(node.replace(/: \d+$/, ''))
     const { rows } = await sql<{ id: number; plugin_id: string; attempts: number }>`
       select id, plugin_id, attempts from deliveries where lease_id = ${leaseId}::uuid`.execute(database.db)
     claims++
@@ -333,6 +366,102 @@ t.test('no transition strands a due delivery', async (t) => {
   })
 
   t.equal(await undelivered(), 0, 'nothing left undelivered')
+})
+
+/**
+ * A fan-out on its own connection, left open: one event and one delivery for the
+ * plugin, then markReady's statement, as the write path runs it last. Returns the
+ * delivery's key and the statement's promise (it may be waiting for a lock).
+ */
+async function openFanOut(t: Test, database: TestDatabase, pluginId: string) {
+  const client = await database.pool.connect()
+  t.teardown(() => client.release())
+  const pid = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid
+  await client.query('begin')
+  const eventId = randomUUID()
+  await client.query(`insert into events (id, tenant_id, type, body) values ($1, $2, 'product.created', '{}')`, [eventId, DEFAULT_TENANT])
+  const { rows } = await client.query<{ id: string; next_attempt_at: Date }>(
+    'insert into deliveries (tenant_id, event_id, plugin_id) values ($1, $2, $3) returning id, next_attempt_at',
+    [DEFAULT_TENANT, eventId, pluginId],
+  )
+  const mark = markReadySql([pluginId]).compile(database.db)
+  const marked = client.query(mark.sql, [...mark.parameters])
+  return { client, pid, delivery: { id: Number(rows[0]!.id), at: rows[0]!.next_attempt_at }, marked }
+}
+
+const waitingForLock = async (db: TestDatabase['db'], pid: number) =>
+  (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where pid = ${pid} and wait_event_type = 'Lock'`.execute(db)).rows[0]!.n > 0
+
+t.test('writes to a plugin already due share its ready row; a claim meanwhile raises nothing over the one still open', async (t) => {
+  const database = await testDatabase(t)
+  const { pool, db } = database
+  const p = await plugin(database, 'p')
+  await createProduct(db, DEFAULT_TENANT, { name: 'first' })
+  // the plugin's row admits a delivery due now: the fan-outs below share it
+  const open = await openFanOut(t, database, p.id)
+  await open.marked
+
+  // a whole write through the API's path, while the first is still open: before, it
+  // waited for that commit (the rows were upserted, one writer at a time)
+  let done = false
+  const written = createProduct(db, DEFAULT_TENANT, { name: 'beside' }).then(() => ((done = true), 'committed' as const))
+  // or it waits for a lock (any backend of this database but the open write's)
+  const blocked = waitFor(async () => done || (await sql<{ n: number }>`
+    select count(*)::int as n from pg_stat_activity
+     where datname = current_database() and pid <> ${open.pid} and wait_event_type = 'Lock'`.execute(db)).rows[0]!.n > 0,
+  { timeoutMs: 60_000, message: 'the second write, or a wait' }).then(() => 'waited' as const)
+  t.equal(await Promise.race([written, blocked]), 'committed', 'the second write committed while the first held the row')
+  await blocked
+
+  // a claim now: the row is held, so the claim takes what it sees and settles nothing
+  const leaseId = randomUUID()
+  const rows = await claimDeliveries(pool, 50, leaseId, 60_000, null, CAP)
+  t.equal(rows.length, 2, 'the two committed deliveries are claimed')
+  await recordOutcomes(pool, rows.map((r) => outcome(r, leaseId, 'sent')), policy)
+  t.same(await claimAndRecord(pool), [], 'and nothing more is visible')
+  const { rows: ready } = await sql<{ due: boolean; floor: boolean }>`
+    select due_at <= now() as due, (pending_floor, pending_floor_id) <= (${open.delivery.at}::timestamptz, ${open.delivery.id}::bigint) as floor
+      from plugin_ready where plugin_id = ${p.id}::uuid`.execute(db)
+  t.same(ready, [{ due: true, floor: true }], 'the row is still due, its floor still at or below the open write\'s delivery')
+
+  await open.client.query('commit')
+  const [last] = await claimAndRecord(pool)
+  t.equal(last?.id, open.delivery.id, 'committed, the open write\'s delivery is claimed')
+})
+
+t.test('a write that meets a claim holding the ready row waits for it, then finds the row raised and lowers it', async (t) => {
+  const database = await testDatabase(t)
+  const { pool, db } = database
+  const p = await plugin(database, 'p')
+  await createProduct(db, DEFAULT_TENANT, { name: 'in flight' })
+  // one delivery in flight for a minute: the row stays due, its floor at that delivery
+  t.equal((await claimDeliveries(pool, 10, randomUUID(), 60_000, null, CAP)).length, 1)
+
+  // a claim, its first statement done: it holds the plugin's ready row
+  const claim = await pool.connect()
+  t.teardown(() => claim.release())
+  await claim.query(`begin; ${CLAIM_PLANNER_SETTINGS.map((s) => `set local ${s}`).join('; ')}`)
+  const visit = await visitReady(claim, 10, null)
+  t.same(visit.held, [p.id], 'the claim holds the row')
+
+  // a write reaches markReady and waits for the claim
+  const open = await openFanOut(t, database, p.id)
+  await waitFor(() => waitingForLock(db, open.pid), { message: 'the write waiting for the claim' })
+
+  // the claim's snapshot misses the write: it sees only the delivery in flight, and
+  // moves the row to the end of that lease, a minute away
+  const leaseId = randomUUID()
+  const { rows } = await claim.query({ text: claimSql, values: claimValues(10, leaseId, 60_000, CAP, visit) })
+  t.same(rows, [], 'the claim takes nothing')
+  await claim.query('commit')
+
+  // the write decides on the row as the claim left it: not due, so it lowers it
+  await open.marked
+  await open.client.query('commit')
+  const { rows: ready } = await sql<{ due: boolean }>`select due_at <= now() as due from plugin_ready where plugin_id = ${p.id}::uuid`.execute(db)
+  t.same(ready, [{ due: true }], 'due again')
+  const [next] = await claimAndRecord(pool)
+  t.equal(next?.id, open.delivery.id, 'and the write\'s delivery is claimed now, not when the lease ends')
 })
 
 t.test('writers, claims and outcomes racing: every delivery is claimed, none is left behind', async (t) => {

@@ -5,7 +5,7 @@ import { createDatabase, createPool } from '../../src/db/database.ts'
 import { updatePlugin } from '../../src/plugins/plugin.repository.ts'
 import { readyOnConflict } from '../../src/relay/sql/ready.ts'
 import { claimRolledBack } from '../claim-sample.ts'
-import { CLAIM_PLANNER_SETTINGS, claimSql } from '../../src/relay/sql/claim.ts'
+import { CLAIM_PLANNER_SETTINGS, visitSql } from '../../src/relay/sql/claim.ts'
 import { rotate, template, type BenchContext } from '../context.ts'
 import { addPeerJobs, addPlugin, seedBurst, seedProducts, TENANT, vacuumAnalyze, withDatabase } from '../seed.ts'
 import { monoMs, percentiles, type Percentiles } from '../stats.ts'
@@ -116,11 +116,12 @@ async function idleExecution(url: string, batch: number, samples: number): Promi
   try {
     // planned as the relay plans it (claimDeliveries sets these in its transaction)
     for (const setting of CLAIM_PLANNER_SETTINGS) await pool.query(`set ${setting}`)
-    await pool.query(`prepare claim (integer, uuid, integer, uuid, integer) as ${claimSql}`)
+    // an idle poll is the claim's first statement alone: nothing is due, nothing more is asked
+    await pool.query(`prepare visit (integer, uuid) as ${visitSql}`)
     for (let i = 0; i < samples + 5; i++) {
-      const { rows } = await pool.query(`explain (analyze, format json) execute claim (${batch}, '${randomUUID()}', 60000, null, ${CAP})`)
+      const { rows } = await pool.query(`explain (analyze, format json) execute visit (${batch}, null)`)
       const plan = rows[0]['QUERY PLAN'][0]
-      if (plan.Plan['Actual Rows'] !== 0) throw new Error('an idle claim claimed something')
+      if (plan.Plan['Actual Rows'] !== 0) throw new Error('an idle claim found a plugin to visit')
       if (i >= 5) times.push(plan['Execution Time'] as number)
     }
   } finally {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
 import { inTransaction } from '../db/transaction.ts'
-import { readyOnConflict } from '../relay/sql/ready.ts'
+import { markReadySql } from '../relay/sql/ready.ts'
 
 /** The channel relays LISTEN on. The payload is empty: a NOTIFY only says "look". */
 export const DELIVERY_CHANNEL = 'bcs_deliveries'
@@ -60,8 +60,9 @@ const readyPlugins = new WeakMap<Database, Set<string>>()
 
 /**
  * Puts every plugin this write gave a claimable delivery into the ready set
- * (src/relay/sql/ready.ts), in one statement, last, in plugin id order. The upsert
- * locks each plugin's ready row until commit; done per emit(), a write recording
+ * (src/relay/sql/ready.ts), in one statement, last, in plugin id order. It holds
+ * each plugin's ready row until commit (shared with other writes where the row
+ * already admits the deliveries, alone where it upserts); done per emit(), a write recording
  * several events locked them in the order of its events, and two writes whose
  * events reach overlapping plugins could each hold a row the other wanted (a
  * deadlock, as the ordered turns had). One sorted statement per write cannot.
@@ -70,11 +71,7 @@ async function markReady(trx: Database): Promise<void> {
   const ids = readyPlugins.get(trx)
   if (!ids || ids.size === 0) return
   readyPlugins.delete(trx)
-  await sql`
-    insert into plugin_ready (plugin_id, due_at)
-    select id, now() from unnest(${[...ids]}::uuid[]) as id order by id
-    ${readyOnConflict}
-  `.execute(trx)
+  await markReadySql([...ids]).execute(trx)
 }
 
 /** Event types whose turns each open transaction holds (the transaction object is the key). */

@@ -23,15 +23,53 @@ export interface Claimed {
 export const CLAIM_VISITS_MIN = 32
 
 /**
- * Claims up to `limit` due deliveries for one relay: locks them with SKIP LOCKED
- * (relays never wait on each other), stamps them with the claim's lease id (the
- * fence every outcome must present) and pushes their due time to the end of the
- * lease, so that a relay that dies holding them only delays them.
+ * A claim is two statements in one transaction (claimDeliveries): visitSql picks the
+ * plugins to look at and locks the ready rows it may settle, then claimSql, with a
+ * snapshot taken after those locks, claims their deliveries and settles those rows.
  *
- * Only plugins in the ready set (plugin_ready, db/0008) whose due_at has come are
- * looked at, least recently looked at first, at most max(limit, CLAIM_VISITS_MIN)
- * of them: the cost follows the work there is, never the number of plugins,
- * tenants or delivered rows. An idle poll reads one empty index range.
+ * visitSql: only plugins in the ready set (plugin_ready, db/0008) whose due_at has
+ * come are looked at, least recently looked at first, at most max(limit,
+ * CLAIM_VISITS_MIN) of them: the cost follows the work there is, never the number of
+ * plugins, tenants or delivered rows. An idle poll reads one empty index range and
+ * ends there. Each visited row is taken `for update skip locked`: `held` where no
+ * one else holds it. A row a write holds (a fan-out shares it `for key share` until
+ * it commits, an upsert holds it alone: src/relay/sql/ready.ts) is visited all the
+ * same, and its deliveries claimed, but not settled by this claim. `crowded`: more
+ * plugins are due than one claim visits.
+ */
+export const visitSql = `
+  with due as (
+    select r.plugin_id, row_number() over (order by r.due_at, r.plugin_id) as n
+      from (select r.plugin_id, r.due_at
+              from plugin_ready r
+             -- each plugin by primary key (lateral: never a join that could scan plugins)
+             cross join lateral (select p.tenant_id from plugins p where p.id = r.plugin_id limit 1) p
+             where r.due_at <= now()
+               -- a relay claims for every tenant; "process pending webhooks" only for its caller's
+               and ($2::uuid is null or p.tenant_id = $2::uuid)
+             order by r.due_at, r.plugin_id
+             limit greatest($1::integer, ${CLAIM_VISITS_MIN}) + 1) r
+  )
+  select d.plugin_id, h.plugin_id is not null as held,
+         (select max(n) from due) > greatest($1::integer, ${CLAIM_VISITS_MIN}) as crowded
+    from due d
+    left join lateral (select x.plugin_id from plugin_ready x where x.plugin_id = d.plugin_id for update skip locked) h on true
+   where d.n <= greatest($1::integer, ${CLAIM_VISITS_MIN})
+`
+
+/** What visitSql found: the plugins to visit, those whose ready rows this claim holds, and whether more are due. */
+export interface Visit {
+  visit: string[]
+  held: string[]
+  crowded: boolean
+}
+
+/**
+ * claimSql: claims up to `limit` due deliveries of the visited plugins for one
+ * relay: locks them with SKIP LOCKED (relays never wait on each other), stamps them
+ * with the claim's lease id (the fence every outcome must present) and pushes their
+ * due time to the end of the lease, so that a relay that dies holding them only
+ * delays them.
  *
  * Fair by construction: among those plugins, due deliveries are taken plugin by
  * plugin, each at most up to its free share of `maxInFlight` (counted over all
@@ -41,18 +79,20 @@ export const CLAIM_VISITS_MIN = 32
  * oldest undelivered delivery (its head): a head waiting for a retry blocks that
  * plugin only. Paused, disabled and deleted plugins get nothing.
  *
- * The same statement keeps the ready set true (the `outlook`): a plugin that still
- * has due rows (even ones it cannot take now, at its cap: it gets them once a
- * slot frees) stays due, and when more plugins are due than one claim visits it
- * moves to the back of the queue so the others get their turn; one with nothing due is moved to its next due time (a retry, the end of a
- * lease, an ordered head's retry), and one with nothing undelivered, or not
- * active, leaves the set. That only ever raises due_at from what this snapshot
- * shows, so it is done only where `version` is still what the snapshot read, and
- * only on rows no one else holds (skip locked): a write this snapshot missed (a
- * fan-out, a retry outcome, a resume, …) adds 1 to version, or still holds the
- * row, and the row keeps its due_at. A write that comes after lowers due_at again
- * (least(due_at, …)). Either way no due delivery is left behind a due_at in the
- * future, and no claim ever waits for a writer. test/ready-set.test.ts races them.
+ * The same statement keeps the ready set true (the `outlook`), on the rows it
+ * holds: a plugin that still has due rows (even ones it cannot take now, at its
+ * cap: it gets them once a slot frees) stays due, and when more plugins are due than
+ * one claim visits it moves to the back of the queue so the others get their turn;
+ * one with nothing due is moved to its next due time (a retry, the end of a lease,
+ * an ordered head's retry), and one with nothing undelivered, or not active, leaves
+ * the set; its floor rises to its smallest pending key. That only ever raises the
+ * row from what this snapshot shows, so it is done only on rows visitSql locked
+ * before this snapshot was taken: every write that held the row before has
+ * committed and is seen here, and every write after waits for this commit, then
+ * finds the row raised and lowers it again (least(due_at, …)). A row a write still
+ * held was not locked, and is left as it is. Either way no due delivery is left
+ * behind a due_at in the future or a floor above it, and no claim ever waits for a
+ * writer. test/ready-set.test.ts plays these orders step by step, and races them.
  *
  * Each look-up reads one plugin's range of one partial index of claimable rows
  * (deliveries_plugin_pending, deliveries_plugin_retry, deliveries_in_flight,
@@ -65,16 +105,14 @@ export const CLAIM_VISITS_MIN = 32
  */
 export const claimSql = `
   with visit as (
-    select r.plugin_id, r.version, r.pending_floor, r.pending_floor_id, p.status = 'active' as active, p.ordered, p.slug, p.webhook_url, p.retry_policy
+    select r.plugin_id, r.pending_floor, r.pending_floor_id, p.status = 'active' as active, p.ordered, p.slug, p.webhook_url, p.retry_policy
       from plugin_ready r
      -- each plugin by primary key (lateral: never a join that could scan plugins)
-     cross join lateral (select p.status, p.ordered, p.slug, p.webhook_url, p.retry_policy, p.tenant_id
+     cross join lateral (select p.status, p.ordered, p.slug, p.webhook_url, p.retry_policy
                            from plugins p where p.id = r.plugin_id limit 1) p
-     where r.due_at <= now()
-       -- a relay claims for every tenant; "process pending webhooks" only for its caller's
-       and ($4::uuid is null or p.tenant_id = $4::uuid)
-     order by r.due_at, r.plugin_id
-     limit greatest($1::integer, ${CLAIM_VISITS_MIN})
+     where r.plugin_id = any ($5::uuid[])
+     -- in primary key order: with sorts priced out, the only plan is its index
+     order by r.plugin_id
   ),
   -- materialized: each plugin's in-flight count is read once, not once per look-up below
   quota as materialized (
@@ -84,7 +122,7 @@ export const claimSql = `
     -- An ordered index scan under a limit, which marks the entries of rows no longer
     -- leased dead as it passes them, where a bitmap scan would read them again every time
     select v.plugin_id, v.ordered, v.pending_floor, v.pending_floor_id,
-           (case when v.ordered then 1 else $5::integer end)
+           (case when v.ordered then 1 else $4::integer end)
              - (select count(*)::integer
                   from (select 1
                           from deliveries l
@@ -92,7 +130,7 @@ export const claimSql = `
                            and (l.plugin_id, l.next_attempt_at) > (v.plugin_id, now())
                            and (l.plugin_id, l.next_attempt_at) < (v.plugin_id, 'infinity'::timestamptz)
                          order by l.plugin_id, l.next_attempt_at
-                         limit case when v.ordered then 1 else $5::integer end) l) as free
+                         limit case when v.ordered then 1 else $4::integer end) l) as free
       from visit v
      where v.active
   ),
@@ -160,7 +198,7 @@ export const claimSql = `
   -- (the rows claimed just now still look due here: the next claim settles them).
   -- null: nothing undelivered, or not active: it leaves the ready set.
   outlook as (
-    select v.plugin_id, v.version,
+    select v.plugin_id,
            -- the smallest pending key this snapshot shows (the rows claimed just now
            -- included, at their old keys): the new floor
            coalesce(np.next_attempt_at, 'infinity') as pending_floor, coalesce(np.id, 0) as pending_floor_id,
@@ -194,38 +232,25 @@ export const claimSql = `
                             and (d.plugin_id, d.id) >= (v.plugin_id, 0) and (d.plugin_id, d.id) <= (v.plugin_id, 9223372036854775807)
                           order by d.plugin_id, d.id
                           limit 1) h on true
+     -- only the rows this claim holds are settled: the others' outlook is not needed
+     where v.plugin_id = any ($6::uuid[])
   ),
-  -- more plugins due than this claim visits: the ones it visited go to the back of the
-  -- queue. Otherwise a plugin that stays due is left as it is: nothing to write
-  crowded as (
-    select count(*) > greatest($1::integer, ${CLAIM_VISITS_MIN}) as yes
-      from (select 1 from plugin_ready r where r.due_at <= now()
-             -- in index order: plugin_ready_due, whatever the table's size looks like
-             order by r.due_at
-             limit greatest($1::integer, ${CLAIM_VISITS_MIN}) + 1) r
-  ),
-  -- only rows whose version is what this snapshot read, and that no one holds: those
-  -- whose due_at moves, and those whose floor rises (a busy plugin's, at every claim).
-  -- Locked, r is the newest version (another claim may have raised the floor
-  -- meanwhile: claims add nothing to version), so the floor only ever goes up.
+  -- Locked since before this snapshot (visitSql): r is the row as it is. Its floor
+  -- only rises: the outlook reads pending keys from it up. A plugin that stays due is
+  -- left where it is, unless more plugins are due than a claim visits ($7): then it
+  -- goes to the back of the queue.
   settling as (
-    select r.plugin_id,
-           case when m.moves then o.due_at else r.due_at end as due_at,
-           case when m.rises then o.pending_floor else r.pending_floor end as pending_floor,
-           case when m.rises then o.pending_floor_id else r.pending_floor_id end as pending_floor_id
-      from plugin_ready r
-      join outlook o on o.plugin_id = r.plugin_id and o.version = r.version
-     cross join lateral (select o.due_at is null or o.due_at > now() or (select yes from crowded) as moves,
-                                (o.pending_floor, o.pending_floor_id) > (r.pending_floor, r.pending_floor_id) as rises) m
-     where r.plugin_id = any (array(select v.plugin_id from visit v))
-       and (m.moves or m.rises)
-       for update of r skip locked
+    select o.plugin_id, o.due_at, o.pending_floor, o.pending_floor_id,
+           o.due_at is null or o.due_at > now() or $7::boolean as moves
+      from outlook o
   ),
   moved as (
     update plugin_ready r
-       set due_at = s.due_at, pending_floor = s.pending_floor, pending_floor_id = s.pending_floor_id
+       set due_at = case when s.moves then s.due_at else r.due_at end,
+           pending_floor = s.pending_floor, pending_floor_id = s.pending_floor_id
       from settling s
      where r.plugin_id = s.plugin_id and s.due_at is not null
+       and (s.moves or (s.pending_floor, s.pending_floor_id) > (r.pending_floor, r.pending_floor_id))
   ),
   left_set as (
     delete from plugin_ready r
@@ -262,14 +287,35 @@ export const claimSql = `
  * a fresh burst of 20,000 (docs/performance.md#a-fresh-burst). The sorts the claim
  * needs (its 50 rows, in order) stay: every plan has them.
  *
+ * Sequential scans are priced out too: every table the claim touches is reached
+ * through an index (a plugin's ready row, its secrets, an event, a delivery by id).
+ * While a table is a page or two, a scan of it is cheaper, and the planner took one
+ * for the ready rows a claim settles; but the plan is made once per connection and
+ * kept, and a ready set that has grown to thousands of plugins since would be read
+ * whole by every claim until an ANALYZE replanned it.
+ *
  * And the generic plan, always: it is the same plan (no look-up depends on a
  * parameter's value), made once per connection, where PostgreSQL would otherwise
  * re-plan this statement on every call while its tables have no statistics (2 to 3
  * ms a claim of 50 on a fresh burst, as long as the claim's own execution).
  */
-export const CLAIM_PLANNER_SETTINGS = ['enable_sort = off', 'enable_incremental_sort = off', 'plan_cache_mode = force_generic_plan'] as const
+export const CLAIM_PLANNER_SETTINGS = ['enable_sort = off', 'enable_incremental_sort = off', 'enable_seqscan = off', 'plan_cache_mode = force_generic_plan'] as const
 
 const claimSettings = `begin; ${CLAIM_PLANNER_SETTINGS.map((s) => `set local ${s}`).join('; ')}`
+
+/** visitSql on a client inside the claim's transaction: its locks last until that transaction ends. */
+export async function visitReady(client: pg.PoolClient, limit: number, tenantId: string | null): Promise<Visit> {
+  const { rows } = await client.query<{ plugin_id: string; held: boolean; crowded: boolean }>({
+    name: 'relay_claim_visit',
+    text: visitSql,
+    values: [limit, tenantId],
+  })
+  return { visit: rows.map((r) => r.plugin_id), held: rows.filter((r) => r.held).map((r) => r.plugin_id), crowded: rows[0]?.crowded ?? false }
+}
+
+/** claimSql's parameters, in order. */
+export const claimValues = (limit: number, leaseId: string, leaseMs: number, maxInFlight: number, v: Visit) =>
+  [limit, leaseId, leaseMs, maxInFlight, v.visit, v.held, v.crowded]
 
 export async function claimDeliveries(
   pool: pg.Pool,
@@ -285,7 +331,12 @@ export async function claimDeliveries(
   let broken: Error | undefined
   try {
     await client.query(claimSettings)
-    const { rows } = await client.query<Claimed>({ name: 'relay_claim', text: claimSql, values: [limit, leaseId, leaseMs, tenantId, maxInFlight] })
+    const visit = await visitReady(client, limit, tenantId)
+    let rows: Claimed[] = []
+    // an idle poll ends here: nothing is due
+    if (visit.visit.length > 0) {
+      rows = (await client.query<Claimed>({ name: 'relay_claim', text: claimSql, values: claimValues(limit, leaseId, leaseMs, maxInFlight, visit) })).rows
+    }
     await client.query('commit')
     return rows
   } catch (error) {

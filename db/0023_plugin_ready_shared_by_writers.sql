@@ -1,0 +1,14 @@
+-- Writes to one plugin stop taking turns (issue 13). A fan-out to a plugin whose
+-- ready row already admits its deliveries (due now, its floor at or below them)
+-- no longer updates the row: it holds it `for key share`, a lock writers share,
+-- until it commits. A claim settles (raises due_at or the floor, or removes) only
+-- rows it holds `for update`, taken in a statement of its own before the one that
+-- reads the plugin's deliveries, so that snapshot sees every write that held the
+-- row before it. src/relay/sql/claim.ts and src/relay/sql/ready.ts explain it.
+--
+-- version (db/0008) told a claim whose snapshot missed a write not to raise the
+-- row over it; the lock order above says it now, and a write that shares the row
+-- adds nothing to version. It goes: a relay of an earlier release, which would
+-- trust it, fails its claims (logged, retried, nothing lost) until it is replaced
+-- instead of stranding a delivery behind a floor.
+alter table plugin_ready drop column version;
