@@ -5,7 +5,7 @@ import { DEFAULT_TENANT } from '../src/http/tenant.ts'
 import { insertPlugin, updatePlugin } from '../src/plugins/plugin.repository.ts'
 import { createProduct } from '../src/products/product.repository.ts'
 import { runMaintenance } from '../src/relay/maintenance.ts'
-import { claimDeliveries, claimSql, CLAIM_PLANNER_SETTINGS, visitReady } from '../src/relay/sql/claim.ts'
+import { beginClaim, claimDeliveries, claimSql, CLAIM_PLANNER_SETTINGS } from '../src/relay/sql/claim.ts'
 import { recordOutcomes, type RecordedOutcome } from '../src/relay/sql/record-outcomes.ts'
 import { startApp, type TestApp } from './helpers/app.ts'
 import { testDatabase } from './helpers/db.ts'
@@ -229,9 +229,8 @@ t.test('a claim reads only what it can take: its cost does not grow with backlog
   await client.query(`prepare claim (integer, uuid, integer, integer, uuid[], uuid[], boolean) as ${claimSql}`)
   const uuids = (ids: string[]) => `'{${ids.join(',')}}'::uuid[]`
   const explain = async (limit: number, maxInFlight: number) => {
-    await client.query('begin')
-    // as claimDeliveries does: the plugins to visit first, then the claim, explained
-    const v = await visitReady(client, limit, null)
+    // as claimDeliveries does: the plugins to visit first (this begins the transaction), then the claim, explained
+    const v = await beginClaim(client, limit, null)
     const { rows } = await client.query(
       `explain (analyze, buffers, format json) execute claim (${limit}, '${randomUUID()}', 60000, ${maxInFlight}, ${uuids(v.visit)}, ${uuids(v.held)}, ${v.crowded})`,
     )

@@ -6,7 +6,7 @@ import { redeliver } from '../src/deliveries/delivery.retry.ts'
 import { DEFAULT_TENANT } from '../src/http/tenant.ts'
 import { insertPlugin, recoverDeliveries, updatePlugin } from '../src/plugins/plugin.repository.ts'
 import { createProduct, updateProduct } from '../src/products/product.repository.ts'
-import { claimDeliveries, claimSql, claimValues, CLAIM_PLANNER_SETTINGS, CLAIM_VISITS_MIN, visitReady, visitSql } from '../src/relay/sql/claim.ts'
+import { beginClaim, claimDeliveries, claimSql, CLAIM_PLANNER_SETTINGS, CLAIM_VISITS_MIN, finishClaim, visitSql } from '../src/relay/sql/claim.ts'
 import { recordOutcomes, type RecordedOutcome } from '../src/relay/sql/record-outcomes.ts'
 import { markReadySql, READY_ON_CONFLICT } from '../src/relay/sql/ready.ts'
 import { releaseDeliveries } from '../src/relay/sql/release.ts'
@@ -440,8 +440,7 @@ t.test('a write that meets a claim holding the ready row waits for it, then find
   // a claim, its first statement done: it holds the plugin's ready row
   const claim = await pool.connect()
   t.teardown(() => claim.release())
-  await claim.query(`begin; ${CLAIM_PLANNER_SETTINGS.map((s) => `set local ${s}`).join('; ')}`)
-  const visit = await visitReady(claim, 10, null)
+  const visit = await beginClaim(claim, 10, null)
   t.same(visit.held, [p.id], 'the claim holds the row')
 
   // a write reaches markReady and waits for the claim
@@ -451,9 +450,7 @@ t.test('a write that meets a claim holding the ready row waits for it, then find
   // the claim's snapshot misses the write: it sees only the delivery in flight, and
   // moves the row to the end of that lease, a minute away
   const leaseId = randomUUID()
-  const { rows } = await claim.query({ text: claimSql, values: claimValues(10, leaseId, 60_000, CAP, visit) })
-  t.same(rows, [], 'the claim takes nothing')
-  await claim.query('commit')
+  t.same(await finishClaim(claim, visit, { limit: 10, leaseId, leaseMs: 60_000, maxInFlight: CAP }), [], 'the claim takes nothing')
 
   // the write decides on the row as the claim left it: not due, so it lowers it
   await open.marked

@@ -263,8 +263,12 @@ async function burstRun(ctx: BenchContext, size: number): Promise<BurstRun> {
   return { size, drain, ...tenths(sampler.samples, t0, t1, 0, size) }
 }
 
-/** Deliveries the relay makes to another plugin before the held burst is resumed: its first seconds. */
-const warmUp = (ctx: BenchContext) => (ctx.options.quick ? 200 : 10_000)
+/**
+ * Deliveries the relay makes to another plugin before the held burst is resumed: its
+ * first seconds. Copied from the burst's own deliveries, so a burst smaller than
+ * the warm-up gives as many as it has.
+ */
+const warmUp = (ctx: BenchContext, size: number) => Math.min(size, ctx.options.quick ? 200 : 10_000)
 
 /**
  * A receiver back after an outage: `size` deliveries parked for a paused plugin
@@ -290,7 +294,7 @@ const heldBurstTemplate = (ctx: BenchContext, size: number) =>
           select tenant_id, event_id, ${warm}::uuid, now()
             from deliveries
            order by id
-           limit ${warmUp(ctx)}
+           limit ${warmUp(ctx, size)}
           returning plugin_id
         )
         insert into plugin_ready (plugin_id, due_at)
@@ -308,7 +312,7 @@ const heldBurstTemplate = (ctx: BenchContext, size: number) =>
  */
 async function heldBurstRun(ctx: BenchContext, size: number): Promise<BurstRun> {
   const sampler = sampleSink(ctx, 50)
-  const warm = warmUp(ctx)
+  const warm = warmUp(ctx, size)
   let resumed = 0
   let drain: DrainRun
   try {

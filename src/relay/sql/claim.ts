@@ -301,21 +301,76 @@ export const claimSql = `
  */
 export const CLAIM_PLANNER_SETTINGS = ['enable_sort = off', 'enable_incremental_sort = off', 'enable_seqscan = off', 'plan_cache_mode = force_generic_plan'] as const
 
-const claimSettings = `begin; ${CLAIM_PLANNER_SETTINGS.map((s) => `set local ${s}`).join('; ')}`
+/**
+ * A claim costs two round trips. Both statements are prepared once per connection
+ * (SQL PREPARE, so that each can travel in one simple-protocol message with the
+ * statements around it): `begin`, the planner settings (`set local`: nothing else
+ * run on the pool's connections is planned under them) and the visit go together;
+ * then the claim and `commit`. An idle poll is the first and a `commit`. Each
+ * round trip is most of what a small claim costs its relay: a relay refills a few
+ * slots at a time, and with one round trip more per claim a burst to one plugin
+ * drained about a tenth slower.
+ */
+const prepared = new WeakSet<pg.PoolClient>()
 
-/** visitSql on a client inside the claim's transaction: its locks last until that transaction ends. */
-export async function visitReady(client: pg.PoolClient, limit: number, tenantId: string | null): Promise<Visit> {
-  const { rows } = await client.query<{ plugin_id: string; held: boolean; crowded: boolean }>({
-    name: 'relay_claim_visit',
-    text: visitSql,
-    values: [limit, tenantId],
-  })
+async function prepareClaim(client: pg.PoolClient): Promise<void> {
+  if (prepared.has(client)) return
+  await client.query(
+    `prepare bcs_claim_visit (integer, uuid) as ${visitSql};
+     prepare bcs_claim (integer, uuid, integer, integer, uuid[], uuid[], boolean) as ${claimSql}`,
+  )
+  prepared.add(client)
+}
+
+/** The arguments are written into the statement text: numbers checked, text quoted by the driver and cast. */
+const integer = (n: number) => {
+  if (!Number.isSafeInteger(n)) throw new TypeError(`not an integer: ${n}`)
+  return String(n)
+}
+const uuid = (client: pg.PoolClient, id: string | null) => (id === null ? 'null::uuid' : `${client.escapeLiteral(id)}::uuid`)
+const uuids = (client: pg.PoolClient, ids: string[]) => `${client.escapeLiteral(`{${ids.join(',')}}`)}::uuid[]`
+
+/** The results of a simple-protocol message, one per statement. */
+async function run(client: pg.PoolClient, text: string): Promise<pg.QueryResult[]> {
+  const results = (await client.query(text)) as unknown as pg.QueryResult | pg.QueryResult[]
+  return Array.isArray(results) ? results : [results]
+}
+
+/**
+ * The claim's first round trip: begins its transaction and runs visitSql in it (its
+ * locks last until that transaction ends). Finish it with finishClaim, or roll it back.
+ */
+export async function beginClaim(client: pg.PoolClient, limit: number, tenantId: string | null): Promise<Visit> {
+  await prepareClaim(client)
+  const results = await run(
+    client,
+    `begin; ${CLAIM_PLANNER_SETTINGS.map((s) => `set local ${s}`).join('; ')}; execute bcs_claim_visit (${integer(limit)}, ${uuid(client, tenantId)})`,
+  )
+  const rows = results.at(-1)!.rows as { plugin_id: string; held: boolean; crowded: boolean }[]
   return { visit: rows.map((r) => r.plugin_id), held: rows.filter((r) => r.held).map((r) => r.plugin_id), crowded: rows[0]?.crowded ?? false }
 }
 
-/** claimSql's parameters, in order. */
-export const claimValues = (limit: number, leaseId: string, leaseMs: number, maxInFlight: number, v: Visit) =>
-  [limit, leaseId, leaseMs, maxInFlight, v.visit, v.held, v.crowded]
+/**
+ * The second: claimSql for what beginClaim visited, then `end` (commit; the bench's
+ * samples roll back). Nothing visited: only the `end`.
+ */
+export async function finishClaim(
+  client: pg.PoolClient,
+  visit: Visit,
+  o: { limit: number; leaseId: string; leaseMs: number; maxInFlight: number; end?: 'commit' | 'rollback' },
+): Promise<Claimed[]> {
+  const end = o.end ?? 'commit'
+  if (visit.visit.length === 0) {
+    await client.query(end)
+    return []
+  }
+  const results = await run(
+    client,
+    `execute bcs_claim (${integer(o.limit)}, ${uuid(client, o.leaseId)}, ${integer(o.leaseMs)}, ${integer(o.maxInFlight)}, ` +
+      `${uuids(client, visit.visit)}, ${uuids(client, visit.held)}, ${visit.crowded}); ${end}`,
+  )
+  return results[0]!.rows as Claimed[]
+}
 
 export async function claimDeliveries(
   pool: pg.Pool,
@@ -325,20 +380,11 @@ export async function claimDeliveries(
   tenantId: string | null = null,
   maxInFlight = 20,
 ): Promise<Claimed[]> {
-  // the settings last as long as this transaction: nothing else that runs on the
-  // pool's connections is planned under them. One round trip each way more.
   const client = await pool.connect()
   let broken: Error | undefined
   try {
-    await client.query(claimSettings)
-    const visit = await visitReady(client, limit, tenantId)
-    let rows: Claimed[] = []
-    // an idle poll ends here: nothing is due
-    if (visit.visit.length > 0) {
-      rows = (await client.query<Claimed>({ name: 'relay_claim', text: claimSql, values: claimValues(limit, leaseId, leaseMs, maxInFlight, visit) })).rows
-    }
-    await client.query('commit')
-    return rows
+    const visit = await beginClaim(client, limit, tenantId)
+    return await finishClaim(client, visit, { limit, leaseId, leaseMs, maxInFlight })
   } catch (error) {
     broken = error as Error
     // a connection that cannot roll back is not given back to the pool
