@@ -461,6 +461,20 @@ t.test('a write that meets a claim holding the ready row waits for it, then find
   t.equal(next?.id, open.delivery.id, 'and the write\'s delivery is claimed now, not when the lease ends')
 })
 
+t.test('a claim whose statements were half prepared on a connection leaves it usable', async (t) => {
+  const database = await testDatabase(t)
+  await plugin(database, 'p')
+  await createProduct(database.db, DEFAULT_TENANT, { name: 'a' })
+  const client = await database.pool.connect()
+  t.teardown(() => client.release())
+  // the second statement's name is taken: the first prepares, the second fails
+  await client.query('prepare bcs_claim as select 1')
+  await t.rejects(beginClaim(client, 10, null), /already exists/)
+  const visit = await beginClaim(client, 10, null)
+  const rows = await finishClaim(client, visit, { limit: 10, leaseId: randomUUID(), leaseMs: 60_000, maxInFlight: CAP })
+  t.equal(rows.length, 1, 'the next claim on that connection prepares both and claims')
+})
+
 t.test('writers, claims and outcomes racing: every delivery is claimed, none is left behind', async (t) => {
   const database = await testDatabase(t)
   const { pool, db } = database

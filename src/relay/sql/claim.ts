@@ -315,10 +315,17 @@ const prepared = new WeakSet<pg.PoolClient>()
 
 async function prepareClaim(client: pg.PoolClient): Promise<void> {
   if (prepared.has(client)) return
-  await client.query(
-    `prepare bcs_claim_visit (integer, uuid) as ${visitSql};
-     prepare bcs_claim (integer, uuid, integer, integer, uuid[], uuid[], boolean) as ${claimSql}`,
-  )
+  try {
+    await client.query(
+      `prepare bcs_claim_visit (integer, uuid) as ${visitSql};
+       prepare bcs_claim (integer, uuid, integer, integer, uuid[], uuid[], boolean) as ${claimSql}`,
+    )
+  } catch (error) {
+    // PREPARE is not undone with its message: one that half succeeded would make every
+    // later attempt on this connection fail with "already exists"
+    for (const name of ['bcs_claim_visit', 'bcs_claim']) await client.query(`deallocate ${name}`).catch(() => {})
+    throw error
+  }
   prepared.add(client)
 }
 
