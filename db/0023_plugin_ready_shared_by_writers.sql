@@ -10,5 +10,7 @@
 -- row over it; the lock order above says it now, and a write that shares the row
 -- adds nothing to version. It goes: a relay of an earlier release, which would
 -- trust it, fails its claims (logged, retried, nothing lost) until it is replaced
--- instead of stranding a delivery behind a floor.
+-- instead of stranding a delivery behind a floor, and an API process of an earlier
+-- release refuses the writes that fan out (a 500, nothing committed). Replace every
+-- process of the earlier release when this migration runs.
 alter table plugin_ready drop column version;
