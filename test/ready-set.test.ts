@@ -6,7 +6,7 @@ import { redeliver } from '../src/deliveries/delivery.retry.ts'
 import { DEFAULT_TENANT } from '../src/http/tenant.ts'
 import { insertPlugin, recoverDeliveries, updatePlugin } from '../src/plugins/plugin.repository.ts'
 import { createProduct, updateProduct } from '../src/products/product.repository.ts'
-import { beginClaim, claimDeliveries, claimSql, CLAIM_PLANNER_SETTINGS, CLAIM_VISITS_MIN, finishClaim, visitSql } from '../src/relay/sql/claim.ts'
+import { beginClaim, claimArguments, claimDeliveries, claimSql, CLAIM_PLANNER_SETTINGS, CLAIM_VISITS_MIN, finishClaim, visitSql } from '../src/relay/sql/claim.ts'
 import { recordOutcomes, type RecordedOutcome } from '../src/relay/sql/record-outcomes.ts'
 import { markReadySql, READY_ON_CONFLICT } from '../src/relay/sql/ready.ts'
 import { releaseDeliveries } from '../src/relay/sql/release.ts'
@@ -74,8 +74,6 @@ function rowsRead(plan: PlanNode, read: Record<string, number> = {}, nodes: stri
   return { read, nodes, visited: visited.n, pages }
 }
 
-const uuids = (ids: string[]) => `'{${ids.join(',')}}'::uuid[]`
-
 /** EXPLAIN (ANALYZE) of one prepared statement, its plan's reads. */
 async function explain(client: pg.PoolClient, execute: string) {
   const { rows } = await client.query(`explain (analyze, buffers, format json) ${execute}`)
@@ -98,8 +96,8 @@ async function explainClaim(client: pg.PoolClient, leaseId: string, limit = 50) 
     let visited = 0
     let pages: Record<string, number> = {}
     if (rows.length > 0) {
-      const held = rows.filter((r) => r.held).map((r) => r.plugin_id)
-      const claiming = await explain(client, `execute claim (${limit}, '${leaseId}', 60000, ${CAP}, ${uuids(rows.map((r) => r.plugin_id))}, ${uuids(held)}, ${rows[0]!.crowded})`)
+      const visit = { visit: rows.map((r) => r.plugin_id), held: rows.filter((r) => r.held).map((r) => r.plugin_id), crowded: rows[0]!.crowded }
+      const claiming = await explain(client, `execute claim (${claimArguments(client, visit, { limit, leaseId, leaseMs: 60_000, maxInFlight: CAP })})`)
       for (const [table, n] of Object.entries(claiming.read)) read[table] = (read[table] ?? 0) + n
       nodes.push(...claiming.nodes)
       visited = claiming.visited

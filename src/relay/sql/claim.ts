@@ -371,13 +371,14 @@ export async function finishClaim(
     await client.query(end)
     return []
   }
-  const results = await run(
-    client,
-    `execute bcs_claim (${integer(o.limit)}, ${uuid(client, o.leaseId)}, ${integer(o.leaseMs)}, ${integer(o.maxInFlight)}, ` +
-      `${uuids(client, visit.visit)}, ${uuids(client, visit.held)}, ${visit.crowded}); ${end}`,
-  )
+  const results = await run(client, `execute bcs_claim (${claimArguments(client, visit, o)}); ${end}`)
   return results[0]!.rows as Claimed[]
 }
+
+/** claimSql's arguments for what beginClaim visited, written out for EXECUTE. */
+export const claimArguments = (client: pg.PoolClient, visit: Visit, o: { limit: number; leaseId: string; leaseMs: number; maxInFlight: number }) =>
+  `${integer(o.limit)}, ${uuid(client, o.leaseId)}, ${integer(o.leaseMs)}, ${integer(o.maxInFlight)}, ` +
+  `${uuids(client, visit.visit)}, ${uuids(client, visit.held)}, ${visit.crowded}`
 
 export async function claimDeliveries(
   pool: pg.Pool,
