@@ -5,7 +5,7 @@ import { DEFAULT_TENANT } from '../src/http/tenant.ts'
 import { insertPlugin, updatePlugin } from '../src/plugins/plugin.repository.ts'
 import { createProduct } from '../src/products/product.repository.ts'
 import { runMaintenance } from '../src/relay/maintenance.ts'
-import { beginClaim, claimArguments, claimDeliveries, claimSql, CLAIM_PLANNER_SETTINGS } from '../src/relay/sql/claim.ts'
+import { beginClaim, claimArguments, claimDeliveries, CLAIM_PLANNER_SETTINGS, prepareClaimSql } from '../src/relay/sql/claim.ts'
 import { recordOutcomes, type RecordedOutcome } from '../src/relay/sql/record-outcomes.ts'
 import { startApp, type TestApp } from './helpers/app.ts'
 import { testDatabase } from './helpers/db.ts'
@@ -226,7 +226,7 @@ t.test('a claim reads only what it can take: its cost does not grow with backlog
   t.teardown(() => client.release())
   await client.query('set plan_cache_mode = force_generic_plan')
   for (const setting of CLAIM_PLANNER_SETTINGS) await client.query(`set ${setting}`)
-  await client.query(`prepare claim (integer, uuid, integer, integer, uuid[], uuid[], boolean) as ${claimSql}`)
+  await client.query(prepareClaimSql('claim'))
   const explain = async (limit: number, maxInFlight: number) => {
     // as claimDeliveries does: the plugins to visit first (this begins the transaction), then the claim, explained
     const v = await beginClaim(client, limit, null)

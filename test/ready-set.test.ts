@@ -6,7 +6,7 @@ import { redeliver } from '../src/deliveries/delivery.retry.ts'
 import { DEFAULT_TENANT } from '../src/http/tenant.ts'
 import { insertPlugin, recoverDeliveries, updatePlugin } from '../src/plugins/plugin.repository.ts'
 import { createProduct, updateProduct } from '../src/products/product.repository.ts'
-import { beginClaim, claimArguments, claimDeliveries, claimSql, CLAIM_PLANNER_SETTINGS, CLAIM_VISITS_MIN, finishClaim, visitSql } from '../src/relay/sql/claim.ts'
+import { beginClaim, claimArguments, claimDeliveries, CLAIM_PLANNER_SETTINGS, CLAIM_VISITS_MIN, finishClaim, prepareClaimSql, prepareVisitSql, visitOf } from '../src/relay/sql/claim.ts'
 import { recordOutcomes, type RecordedOutcome } from '../src/relay/sql/record-outcomes.ts'
 import { markReadySql, READY_ON_CONFLICT } from '../src/relay/sql/ready.ts'
 import { releaseDeliveries } from '../src/relay/sql/release.ts'
@@ -96,8 +96,7 @@ async function explainClaim(client: pg.PoolClient, leaseId: string, limit = 50) 
     let visited = 0
     let pages: Record<string, number> = {}
     if (rows.length > 0) {
-      const visit = { visit: rows.map((r) => r.plugin_id), held: rows.filter((r) => r.held).map((r) => r.plugin_id), crowded: rows[0]!.crowded }
-      const claiming = await explain(client, `execute claim (${claimArguments(client, visit, { limit, leaseId, leaseMs: 60_000, maxInFlight: CAP })})`)
+      const claiming = await explain(client, `execute claim (${claimArguments(client, visitOf(rows), { limit, leaseId, leaseMs: 60_000, maxInFlight: CAP })})`)
       for (const [table, n] of Object.entries(claiming.read)) read[table] = (read[table] ?? 0) + n
       nodes.push(...claiming.nodes)
       visited = claiming.visited
@@ -117,8 +116,8 @@ async function prepareClaim(t: Test, database: TestDatabase, mode: 'auto' | 'for
   await client.query(`set plan_cache_mode = ${mode}`)
   // what claimDeliveries plans the claim under (set local, in its transaction)
   for (const setting of CLAIM_PLANNER_SETTINGS) await client.query(`set ${setting}`)
-  await client.query(`prepare visit (integer, uuid) as ${visitSql}`)
-  await client.query(`prepare claim (integer, uuid, integer, integer, uuid[], uuid[], boolean) as ${claimSql}`)
+  await client.query(prepareVisitSql('visit'))
+  await client.query(prepareClaimSql('claim'))
   return client
 }
 

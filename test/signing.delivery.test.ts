@@ -86,7 +86,11 @@ t.test('a retry keeps its webhook-id, is signed afresh, and verifies', async (t)
   t.ok(Number(retry!.headers['webhook-timestamp']) >= Number(first!.headers['webhook-timestamp']), 'timestamp of the new attempt')
   verifiesWith(t, secret, first!, 'first attempt')
   verifiesWith(t, secret, retry!, 'retry')
-  const [logged] = (await app.request('GET', '/api/plugins/events')).body.events
+  // the receiver has the retry before the relay records its outcome: wait for the record
+  const logged = await waitFor(async () => {
+    const [event] = (await app.request('GET', '/api/plugins/events')).body.events
+    return event?.status === 'sent' ? event : undefined
+  }, { message: 'the retry recorded as sent' })
   t.match(logged, { status: 'sent', attempts: 2 })
 })
 

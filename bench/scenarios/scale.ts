@@ -5,7 +5,7 @@ import { createDatabase, createPool } from '../../src/db/database.ts'
 import { updatePlugin } from '../../src/plugins/plugin.repository.ts'
 import { readyOnConflict } from '../../src/relay/sql/ready.ts'
 import { claimRolledBack } from '../claim-sample.ts'
-import { CLAIM_PLANNER_SETTINGS, visitSql } from '../../src/relay/sql/claim.ts'
+import { CLAIM_PLANNER_SETTINGS, prepareVisitSql } from '../../src/relay/sql/claim.ts'
 import { rotate, template, type BenchContext } from '../context.ts'
 import { addPeerJobs, addPlugin, seedBurst, seedProducts, TENANT, vacuumAnalyze, withDatabase } from '../seed.ts'
 import { monoMs, percentiles, type Percentiles } from '../stats.ts'
@@ -117,7 +117,7 @@ async function idleExecution(url: string, batch: number, samples: number): Promi
     // planned as the relay plans it (claimDeliveries sets these in its transaction)
     for (const setting of CLAIM_PLANNER_SETTINGS) await pool.query(`set ${setting}`)
     // an idle poll is the claim's first statement alone: nothing is due, nothing more is asked
-    await pool.query(`prepare visit (integer, uuid) as ${visitSql}`)
+    await pool.query(prepareVisitSql('visit'))
     for (let i = 0; i < samples + 5; i++) {
       const { rows } = await pool.query(`explain (analyze, format json) execute visit (${batch}, null)`)
       const plan = rows[0]['QUERY PLAN'][0]

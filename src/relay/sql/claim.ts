@@ -313,12 +313,18 @@ export const CLAIM_PLANNER_SETTINGS = ['enable_sort = off', 'enable_incremental_
  */
 const prepared = new WeakSet<pg.PoolClient>()
 
+/** PREPARE of visitSql and of claimSql under a name (the tests and the bench prepare their own, to EXPLAIN them). */
+export const prepareVisitSql = (name: string) => `prepare ${name} (integer, uuid) as ${visitSql}`
+export const prepareClaimSql = (name: string) => `prepare ${name} (integer, uuid, integer, integer, uuid[], uuid[], boolean) as ${claimSql}`
+
+/** The claim's transaction and the settings it is planned under, sent before the visit. */
+const begin = `begin; ${CLAIM_PLANNER_SETTINGS.map((s) => `set local ${s}`).join('; ')}`
+
 async function prepareClaim(client: pg.PoolClient): Promise<void> {
   if (prepared.has(client)) return
   try {
     await client.query(
-      `prepare bcs_claim_visit (integer, uuid) as ${visitSql};
-       prepare bcs_claim (integer, uuid, integer, integer, uuid[], uuid[], boolean) as ${claimSql}`,
+      `${prepareVisitSql('bcs_claim_visit')}; ${prepareClaimSql('bcs_claim')}`,
     )
   } catch (error) {
     // PREPARE is not undone with its message: one that half succeeded would make every
@@ -349,13 +355,16 @@ async function run(client: pg.PoolClient, text: string): Promise<pg.QueryResult[
  */
 export async function beginClaim(client: pg.PoolClient, limit: number, tenantId: string | null): Promise<Visit> {
   await prepareClaim(client)
-  const results = await run(
-    client,
-    `begin; ${CLAIM_PLANNER_SETTINGS.map((s) => `set local ${s}`).join('; ')}; execute bcs_claim_visit (${integer(limit)}, ${uuid(client, tenantId)})`,
-  )
-  const rows = results.at(-1)!.rows as { plugin_id: string; held: boolean; crowded: boolean }[]
-  return { visit: rows.map((r) => r.plugin_id), held: rows.filter((r) => r.held).map((r) => r.plugin_id), crowded: rows[0]?.crowded ?? false }
+  const results = await run(client, `${begin}; execute bcs_claim_visit (${integer(limit)}, ${uuid(client, tenantId)})`)
+  return visitOf(results.at(-1)!.rows)
 }
+
+/** A Visit from visitSql's rows. */
+export const visitOf = (rows: { plugin_id: string; held: boolean; crowded: boolean }[]): Visit => ({
+  visit: rows.map((r) => r.plugin_id),
+  held: rows.filter((r) => r.held).map((r) => r.plugin_id),
+  crowded: rows[0]?.crowded ?? false,
+})
 
 /**
  * The second: claimSql for what beginClaim visited, then `end` (commit; the bench's
