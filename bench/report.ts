@@ -191,7 +191,9 @@ export function buildRatios(r: BenchResults): Ratio[] {
   }
   if (r.burst) {
     for (const [size, runs] of Object.entries(r.burst.runs)) {
-      add(`burst ${n(Number(size))}: first 10 % / last 10 %`, runs.map((x) => x.first10 / x.last10), '≥ 0.8', (m) => m >= 0.8)
+      // issue 13 sets the target from 100,000: below, a relay's own first second is a large part of the first tenth
+      const targeted = Number(size) >= 100_000
+      add(`burst ${n(Number(size))}: first 10 % / last 10 %`, runs.map((x) => x.first10 / x.last10), targeted ? '≥ 0.8' : '(≥ 0.8 from 100,000)', targeted ? (m) => m >= 0.8 : null)
     }
     if (r.burst.held?.length) {
       add(`burst ${n(r.burst.heldSize)} resumed into a running relay: first 10 % / last 10 %`, r.burst.held.map((x) => x.first10 / x.last10), '≥ 0.8', (m) => m >= 0.8)
