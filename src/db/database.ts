@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { Kysely, PostgresDialect } from 'kysely'
 import type { Logger } from 'pino'
+import { NamingClient } from './named-statements.ts'
 import type { DB } from './schema.ts'
 
 // bigint ids and count(*) as numbers: ids stay far below 2^53.
@@ -41,6 +42,8 @@ export function survivesConnectionLoss(client: pg.ClientBase, log?: Logger, what
 
 export function createPool(connectionString: string, max = 10, options: PoolOptions = {}): pg.Pool {
   const pool = new pg.Pool({
+    // the write path's registered statements go out named (src/db/named-statements.ts)
+    Client: NamingClient,
     connectionString,
     max,
     // fail fast while the database is down instead of queueing requests forever

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { sql } from 'kysely'
 import type { Database } from '../db/database.ts'
+import { executeNamed } from '../db/named-statements.ts'
 import { inTransaction } from '../db/transaction.ts'
 import { markReadySql } from '../relay/sql/ready.ts'
 
@@ -71,7 +72,7 @@ async function markReady(trx: Database): Promise<void> {
   const ids = readyPlugins.get(trx)
   if (!ids || ids.size === 0) return
   readyPlugins.delete(trx)
-  await markReadySql([...ids]).execute(trx)
+  await executeNamed(trx, 'bcs_mark_ready', markReadySql([...ids]))
 }
 
 /** Event types whose turns each open transaction holds (the transaction object is the key). */
@@ -83,7 +84,7 @@ async function takeOrderedTurns(trx: Database, tenantId: string, types: readonly
   const wanted = types.filter((t) => !taken.has(t))
   if (wanted.length === 0) return
   // rows are locked as the sort hands them out: in id order
-  await sql`
+  const turns = sql`
     select p.id
       from plugins p
      where p.tenant_id = ${tenantId} and p.ordered
@@ -91,7 +92,8 @@ async function takeOrderedTurns(trx: Database, tenantId: string, types: readonly
        and p.events && ${wanted}::text[]
      order by p.id
        for no key update
-  `.execute(trx)
+  `
+  await executeNamed(trx, 'bcs_ordered_turns', turns)
   for (const t of wanted) taken.add(t)
 }
 
@@ -110,7 +112,7 @@ export async function emit(trx: Database, tenantId: string, type: string, data: 
   }
   const eventId = randomUUID()
   const body = envelope(eventId, type, tenantId, new Date(), data)
-  const { rows } = await sql<{ slug: string; id: string; due: boolean }>`
+  const fanOut = sql<{ slug: string; id: string; due: boolean }>`
     with event as (
       insert into events (id, tenant_id, type, body)
       values (${eventId}, ${tenantId}, ${type}, ${body})
@@ -146,7 +148,8 @@ export async function emit(trx: Database, tenantId: string, type: string, data: 
     -- plugin ready when the write ends (markReady)
     select p.slug, p.id, fanout.next_attempt_at <> 'infinity' as due, pg_notify(${DELIVERY_CHANNEL}, '')
       from fanout join plugins p on p.id = fanout.plugin_id
-  `.execute(trx)
+  `
+  const { rows } = await executeNamed(trx, 'bcs_emit', fanOut)
   const ready = readyPlugins.get(trx) ?? new Set<string>()
   readyPlugins.set(trx, ready)
   for (const r of rows) if (r.due) ready.add(r.id)
