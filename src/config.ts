@@ -138,7 +138,7 @@ export const ConfigSchema = Type.Object({
   }),
   ANALYTICS: Type.Union([Type.Literal('on'), Type.Literal('off')], {
     default: 'on',
-    description: '`on`: this process (API or bin/relay) also runs the analytics aggregator and alerts; any number may, one works at a time',
+    description: '`on`: this process (API, or bin/relay on a thread of its own) also runs the analytics aggregator and alerts; any number may, one works at a time',
   }),
   ANALYTICS_INTERVAL_MS: Int({
     default: 5 * SECOND,

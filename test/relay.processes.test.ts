@@ -66,6 +66,21 @@ t.test('three relays drain 2,000 deliveries and POST each exactly once', async (
   t.ok(worked >= 2, `${worked} of 3 relays delivered`)
 })
 
+t.test('bin/relay aggregates on a thread of its own: what it delivers reaches the rollups, and SIGTERM ends the thread too', async (t) => {
+  const database = await testDatabase(t)
+  const receiver = await startReceiver(t, 200)
+  await seed(database, receiver.url, 1, 20)
+  const relay = spawnRelay(t, database.url, { ANALYTICS_INTERVAL_MS: '100' })
+  const folded = async () => (await sql<{ n: number }>`select coalesce(sum(attempts), 0)::int as n from analytics_minute`.execute(database.db)).rows[0]!.n
+  await waitFor(async () => (await folded()) === 20, { timeoutMs: 30_000, message: 'the 20 attempts folded into the rollups' })
+  const started = relay.output().split('\n').filter((line) => line.includes('analytics aggregator started on its own thread'))
+  t.equal(started.length, 1, 'one aggregator, started once')
+  t.ok(JSON.parse(started[0]!).thread > 0, 'on a worker thread, not the relay\'s own (thread 0)')
+  relay.child.kill('SIGTERM')
+  t.equal(await relay.exited, 0, 'the relay exits 0 once its thread has stopped')
+  t.equal(await folded(), 20, 'each attempt folded once')
+})
+
 t.test('SIGTERM lets in-flight deliveries finish, records them, claims nothing more, and exits 0', async (t) => {
   const database = await testDatabase(t)
   const receiver = await startReceiver(t, 'hang')

@@ -1,4 +1,4 @@
-import { Aggregator } from '../analytics/aggregator.ts'
+import { startAggregatorThread, type AggregatorThread } from '../analytics/aggregator-thread.ts'
 import { loadConfig } from '../config.ts'
 import { poolOptions, resolveDatabase, untilDatabaseAnswers } from '../db/connect.ts'
 import { createDatabase } from '../db/database.ts'
@@ -18,14 +18,11 @@ try {
   // a database that is down, restarting or failing over is waited for; a SIGTERM meanwhile ends the wait
   const waiting = new AbortController()
   let relay: Relay | undefined
-  // one connection of its own, beside the relay's pool: aggregating never delays a claim or an outcome
-  const analyticsDatabase = config.ANALYTICS === 'on' ? createDatabase(url, 1, poolOptions(config, logger)) : undefined
-  let aggregator: Aggregator | undefined
+  let aggregator: AggregatorThread | undefined
   onShutdown(logger, async () => {
     waiting.abort()
     await relay?.stop()
     await aggregator?.stop()
-    await analyticsDatabase?.destroy()
     await database.destroy()
     await embedded?.stop()
   })
@@ -43,8 +40,8 @@ try {
   // handlers are installed above: whoever reads "relay started" may send SIGTERM the next moment
   relay = new Relay(database, url, config, logger, cipher)
   relay.start()
-  aggregator = analyticsDatabase ? new Aggregator(analyticsDatabase.db, config, logger) : undefined
-  aggregator?.start()
+  // on a thread and a connection of its own: aggregating never takes the relay's thread from its deliveries
+  if (config.ANALYTICS === 'on') aggregator = startAggregatorThread(url, logger)
 } catch (error) {
   fatal(error)
 }
