@@ -7,6 +7,12 @@ const STOP_GRACE_MS = 10_000
 /** A thread that died of a bug is started again after this long. */
 const RESTART_AFTER_MS = 5_000
 
+export interface AggregatorThreadOptions {
+  /** the thread's entry (tests pass one that fails) */
+  entry?: URL
+  restartAfterMs?: number
+}
+
 export interface AggregatorThread {
   stop(): Promise<void>
 }
@@ -19,18 +25,21 @@ export interface AggregatorThread {
  * 0.98 (docs/analytics.md). The thread reads its settings from the environment, as the relay does;
  * the database it is handed is the one the relay resolved (never a second embedded PostgreSQL).
  */
-export function startAggregatorThread(databaseUrl: string, log: Logger): AggregatorThread {
+export function startAggregatorThread(databaseUrl: string, log: Logger, options: AggregatorThreadOptions = {}): AggregatorThread {
+  const { entry = new URL('./aggregator-worker.mjs', import.meta.url), restartAfterMs = RESTART_AFTER_MS } = options
   let stopping = false
+  /** the running thread; none between a failure and its restart */
   let worker: Worker | undefined
   let restart: NodeJS.Timeout | undefined
 
   const start = () => {
-    const started = new Worker(new URL('./aggregator-worker.mjs', import.meta.url), { workerData: { databaseUrl } })
+    const started = new Worker(entry, { workerData: { databaseUrl } })
     started.on('error', (error) => log.error({ err: error }, 'analytics aggregator thread failed'))
     started.on('exit', (code) => {
+      worker = undefined
       if (stopping) return
-      log.error({ code }, `analytics aggregator thread exited; starting it again in ${RESTART_AFTER_MS} ms`)
-      restart = setTimeout(start, RESTART_AFTER_MS).unref()
+      log.error({ code }, `analytics aggregator thread exited; starting it again in ${restartAfterMs} ms`)
+      restart = setTimeout(start, restartAfterMs).unref()
     })
     worker = started
   }
