@@ -29,10 +29,11 @@ export function nameStatement(name: string, text: string): void {
 
 /** A pg client that sends a registered text as its named prepared statement. */
 export class NamingClient extends pg.Client {
-  // pg's query() has many overloads; a registered text is always the (text, values) form Kysely uses
+  // pg's query() has many overloads; a registered text always comes in the (text, values[]) form Kysely
+  // uses. Other calls are not looked up: the relay's claim sends texts of its own, many times a second.
   override query(...args: any[]): any {
     const [text, values, callback] = args
-    const name = typeof text === 'string' && (values === undefined || Array.isArray(values)) ? names.get(text) : undefined
+    const name = typeof text === 'string' && Array.isArray(values) ? names.get(text) : undefined
     if (name === undefined) return (super.query as (...a: any[]) => any)(...args)
     const config = { name, text, values }
     return typeof callback === 'function' ? super.query(config, callback) : super.query(config)
